@@ -1,0 +1,3 @@
+//! Customers, contacts and the records reps keep around calls.
+
+pub mod import;
