@@ -1,0 +1,251 @@
+//! Layered configuration: the built-in defaults (the commented
+//! `config/callpop.toml`, compiled in), then a file given with `--config`,
+//! then `CALLPOP_SECTION__KEY` variables. Unknown keys are refused by name.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The defaults, which are also the documentation of every key.
+pub const DEFAULTS: &str = include_str!("../config/callpop.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub sip: Sip,
+    pub phone: Phone,
+    pub pop: Pop,
+    pub api: Api,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub url: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sip {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub trusted_peers: Vec<IpNet>,
+    pub stale_after_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    pub home_region: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop {
+    pub desktop: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    #[serde(default)]
+    pub token: Option<Secret>,
+}
+
+/// A value that must not reach logs: `Debug` prints a placeholder.
+/// Database URLs are secrets too, since they may carry a password.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Config {
+    /// Reads the defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        Config::load_from(file, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment handed in (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.is_file(),
+                "config file {} does not exist",
+                path.display()
+            );
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+
+        let env = config::Environment::with_prefix("CALLPOP")
+            .prefix_separator("_")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("sip.trusted_peers")
+            .try_parsing(true)
+            .source(Some(env.into_iter().collect()));
+        let config: Config = builder
+            .add_source(env)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .context("invalid configuration")?;
+
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot say.
+    fn check(&self) -> anyhow::Result<()> {
+        let base = &self.server.base_url;
+        anyhow::ensure!(
+            base.starts_with("http://") || base.starts_with("https://"),
+            "invalid configuration: server.base_url must start with http:// or https://, \
+             got {base:?}"
+        );
+        let url = self.database.url.expose();
+        anyhow::ensure!(
+            url.starts_with("sqlite:") || url.starts_with("postgres"),
+            "invalid configuration: database.url must start with sqlite: or postgres:"
+        );
+        anyhow::ensure!(
+            crate::lookup::Normalizer::new(&self.phone.home_region).is_ok(),
+            "invalid configuration: phone.home_region {:?} is not a known region code",
+            self.phone.home_region
+        );
+        Ok(())
+    }
+
+    /// The absolute link to a call's page, as written in pops.
+    pub fn call_link(&self, call_id: i64) -> String {
+        format!(
+            "{}/calls/{call_id}",
+            self.server.base_url.trim_end_matches('/')
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.base_url, "http://127.0.0.1:8080");
+        assert_eq!(config.database.url.expose(), "sqlite://data/callpop.db");
+        assert_eq!(config.sip.listen.to_string(), "127.0.0.1:5060");
+        assert_eq!(config.phone.home_region, "US");
+        assert!(!config.pop.desktop);
+        assert!(config.api.token.is_none());
+        assert!(config
+            .sip
+            .trusted_peers
+            .iter()
+            .any(|n| n.contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap())));
+    }
+
+    #[test]
+    fn a_file_changes_only_what_it_holds_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("callpop.toml");
+        std::fs::write(
+            &file,
+            "[phone]\nhome_region = \"DE\"\n[pop]\ndesktop = true\n",
+        )
+        .unwrap();
+        let vars = env(&[
+            ("CALLPOP_POP__DESKTOP", "false"),
+            ("CALLPOP_SIP__TRUSTED_PEERS", "10.1.0.0/16,192.0.2.7/32"),
+        ]);
+        let config = Config::load_from(Some(&file), vars).unwrap();
+
+        assert_eq!(config.phone.home_region, "DE");
+        assert!(!config.pop.desktop, "the environment overrides the file");
+        assert_eq!(
+            config.server.listen.to_string(),
+            "127.0.0.1:8080",
+            "default kept"
+        );
+        let peers: Vec<String> = config
+            .sip
+            .trusted_peers
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(peers, ["10.1.0.0/16", "192.0.2.7/32"]);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("CALLPOP_SERVER__LISTEN", "nowhere", "server.listen"),
+            ("CALLPOP_SERVER__BASE_URL", "ftp://x", "server.base_url"),
+            ("CALLPOP_DATABASE__URL", "mysql://x", "database.url"),
+            ("CALLPOP_PHONE__HOME_REGION", "ZZ", "phone.home_region"),
+            ("CALLPOP_POP__DESKTOP", "maybe", "pop.desktop"),
+        ];
+        for (key, value, named) in cases {
+            let err = Config::load_from(None, env(&[(key, value)])).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains(named), "{key}={value}: {text}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let vars = env(&[
+            ("CALLPOP_API__TOKEN", "s3cret-token"),
+            (
+                "CALLPOP_DATABASE__URL",
+                "postgres://callpop:pa55word@db/callpop",
+            ),
+        ]);
+        let config = Config::load_from(None, vars).unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cret-token") && !shown.contains("pa55word"),
+            "{shown}"
+        );
+        assert_eq!(config.api.token.unwrap().expose(), "s3cret-token");
+    }
+}

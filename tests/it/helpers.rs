@@ -1,0 +1,302 @@
+//! Shared by every integration test: spawn the daemon on port 0 with a
+//! fresh SQLite database, read its pop stream, play sipp against it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use callpop::app::{self, Listeners};
+use callpop::config::Config;
+use callpop::store::Store;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "test-token";
+
+/// A daemon running inside the test process.
+pub struct TestApp {
+    pub web: SocketAddr,
+    pub sip: SocketAddr,
+    pub store: Store,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the daemon with the built-in defaults, a fresh database and
+/// `env` as extra `CALLPOP_` variables.
+pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("callpop.db").display());
+    let mut vars = vec![
+        ("CALLPOP_DATABASE__URL".to_string(), url.clone()),
+        ("CALLPOP_API__TOKEN".to_string(), TOKEN.to_string()),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut config = Config::load_from(None, vars).expect("test config");
+
+    let web = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sip = app::bind_sip("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let web_addr = web.local_addr().unwrap();
+    let sip_addr = sip.0.local_addr().unwrap();
+    config.server.base_url = format!("http://{web_addr}");
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let listeners = Listeners {
+        web,
+        sip: Some(sip),
+    };
+    let task = tokio::spawn(app::run(config, listeners, async move {
+        let _ = stopped.await;
+    }));
+    wait_healthy(web_addr).await;
+
+    let store = Store::connect(&url).await.unwrap();
+    TestApp {
+        web: web_addr,
+        sip: sip_addr,
+        store,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+async fn wait_healthy(addr: SocketAddr) {
+    let url = format!("http://{addr}/healthz");
+    for _ in 0..200 {
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("daemon did not come up at {addr}");
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.web)
+    }
+
+    /// GET an API route with the token, as JSON.
+    pub async fn api(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// Every recorded call, newest first.
+    pub async fn calls(&self) -> Vec<Value> {
+        self.api("/api/v1/calls?limit=1000")
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Subscribes to the pops of one extension.
+    pub async fn pops(&self, extension: &str) -> PopStream {
+        PopStream::open(
+            &self.client,
+            &self.url(&format!("/api/v1/pops?extension={extension}")),
+            None,
+        )
+        .await
+    }
+
+    /// Stops the daemon the way a signal does and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A pop stream being read.
+pub struct PopStream {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl PopStream {
+    pub async fn open(
+        client: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<&str>,
+    ) -> PopStream {
+        let mut request = client.get(url).bearer_auth(TOKEN);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "pop stream: {}",
+            response.status()
+        );
+        PopStream {
+            body: Box::pin(response.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event, or `None` when none arrives within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.take() {
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    }
+
+    /// Reads events until `n` have arrived or `wait` passes.
+    pub async fn collect(&mut self, n: usize, wait: Duration) -> Vec<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(event) => out.push(event),
+                None => break,
+            }
+        }
+        out
+    }
+
+    fn take(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.buf.find("\n\n")?;
+            let block: String = self.buf.drain(..end + 2).collect();
+            let mut event = SseEvent {
+                id: None,
+                event: "message".into(),
+                data: Value::Null,
+            };
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    event.id = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event.event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            // Comment-only blocks are keep-alives.
+            if data.is_empty() {
+                continue;
+            }
+            event.data = serde_json::from_str(&data).unwrap();
+            return Some(event);
+        }
+    }
+}
+
+/// Where a real peer's binary is, or `None` (and a printed reason) when it
+/// is missing on a developer's machine. In CI a missing peer fails.
+pub fn peer(binary: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(binary))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{binary} is required in CI (run .ci/run to install it)"
+        );
+        eprintln!("skipping: {binary} is not installed");
+    }
+    found
+}
+
+/// A path under the shared fixtures beside the repository.
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(path)
+}
+
+/// A path under `tests/sipp/`.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// Runs sipp to completion against the daemon's SIP address.
+pub async fn sipp(sipp: &Path, target: SocketAddr, args: &[&str]) -> Output {
+    // sipp takes 5060 when given port 0, so tests running side by side
+    // would collide: hand it a port that is free for UDP and TCP now.
+    let port = free_port().to_string();
+    let mut command = Command::new(sipp);
+    command
+        .arg(target.to_string())
+        .args(["-i", "127.0.0.1", "-p", &port]);
+    command.args(["-nostdin", "-timeout", "60s"]);
+    command.args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    output
+}
+
+fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Polls `check` until it holds or `wait` passes; returns its last answer.
+pub async fn eventually<T>(wait: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
