@@ -212,7 +212,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
         };
         info!(call_id = id, extension = %extension, matches = new.matches.len(), "call ringing");
 
-        let pop = self.pop_for(id, &extension, &remote, identified);
+        let pop = self.pop_for(id, &extension, &remote, identified, at);
         self.hub.pop(pop.clone());
         let legs = HashMap::from([(extension, false)]);
         self.live.insert(
@@ -245,7 +245,14 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
         }
     }
 
-    fn pop_for(&self, id: i64, extension: &str, remote: &Party, found: Identified) -> Pop {
+    fn pop_for(
+        &self,
+        id: i64,
+        extension: &str,
+        remote: &Party,
+        found: Identified,
+        rang_at: DateTime<Utc>,
+    ) -> Pop {
         let matches = found.matches.into_iter().map(|(m, topics)| PopMatch {
             customer_id: m.customer_id,
             customer: m.customer_name,
@@ -271,6 +278,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
                 "{}/calls/{id}",
                 self.settings.base_url.trim_end_matches('/')
             ),
+            rang_at,
             answered: false,
         }
     }

@@ -31,6 +31,8 @@ pub struct Pop {
     pub matches: Vec<PopMatch>,
     /// The absolute link to the call-logging page.
     pub link: String,
+    /// When the link saw the call start ringing.
+    pub rang_at: chrono::DateTime<chrono::Utc>,
     /// Set once this rep answered; the pop stays so the call can be logged.
     pub answered: bool,
 }
@@ -231,6 +233,7 @@ mod tests {
             withheld: false,
             matches: Vec::new(),
             link: format!("http://x/calls/{call_id}"),
+            rang_at: chrono::Utc::now(),
             answered: false,
         }
     }
