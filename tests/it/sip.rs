@@ -42,6 +42,23 @@ async fn ring(app: &TestApp, scenario_name: &str, number: &str, name: &str, extr
     );
 }
 
+/// A fresh daemon, rung once at 201 with sipp, and every pop event 201 saw
+/// (waiting a little past the last, so an extra event would show).
+/// `None` when sipp is not installed.
+async fn ring_once(
+    scenario_name: &str,
+    number: &str,
+    name: &str,
+    extra: &[&str],
+) -> Option<(TestApp, Vec<SseEvent>)> {
+    peer("sipp")?;
+    let app = spawn_app(&[]).await;
+    let mut pops = app.pops("201").await;
+    ring(&app, scenario_name, number, name, extra).await;
+    let events = pops.collect(3, Duration::from_secs(2)).await;
+    Some((app, events))
+}
+
 fn kinds(events: &[SseEvent]) -> Vec<&str> {
     events.iter().map(|e| e.event.as_str()).collect()
 }
@@ -59,14 +76,10 @@ async fn only_call(app: &TestApp) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_who_gives_up_is_popped_withdrawn_and_recorded_abandoned() {
-    if peer("sipp").is_none() {
+    let Some((app, events)) = ring_once("ring-cancel.xml", "+15550100", "Jane Doe", &[]).await
+    else {
         return;
-    }
-    let app = spawn_app(&[]).await;
-    let mut pops = app.pops("201").await;
-    ring(&app, "ring-cancel.xml", "+15550100", "Jane Doe", &[]).await;
-
-    let events = pops.collect(2, WAIT).await;
+    };
     assert_eq!(kinds(&events), ["pop", "withdraw"]);
     assert_eq!(call_id(&events[0]), call_id(&events[1]));
     let pop = &events[0].data["pop"];
@@ -90,21 +103,10 @@ async fn caller_who_gives_up_is_popped_withdrawn_and_recorded_abandoned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_completed_elsewhere_means_the_reps_phone_answered() {
-    if peer("sipp").is_none() {
+    let scenario = "ring-cancel-elsewhere.xml";
+    let Some((app, events)) = ring_once(scenario, "+15550101", "Acme Front Desk", &[]).await else {
         return;
-    }
-    let app = spawn_app(&[]).await;
-    let mut pops = app.pops("201").await;
-    ring(
-        &app,
-        "ring-cancel-elsewhere.xml",
-        "+15550101",
-        "Acme Front Desk",
-        &[],
-    )
-    .await;
-
-    let events = pops.collect(3, Duration::from_secs(2)).await;
+    };
     assert_eq!(
         kinds(&events),
         ["pop", "answered"],
@@ -122,14 +124,10 @@ async fn cancel_completed_elsewhere_means_the_reps_phone_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retransmitted_invite_is_one_call_and_one_pop() {
-    if peer("sipp").is_none() {
+    let Some((app, events)) = ring_once("ring-retransmit.xml", "+15550102", "Twice", &[]).await
+    else {
         return;
-    }
-    let app = spawn_app(&[]).await;
-    let mut pops = app.pops("201").await;
-    ring(&app, "ring-retransmit.xml", "+15550102", "Twice", &[]).await;
-
-    let events = pops.collect(3, Duration::from_secs(2)).await;
+    };
     assert_eq!(kinds(&events), ["pop", "withdraw"]);
     only_call(&app).await;
     app.stop().await;
@@ -137,14 +135,10 @@ async fn retransmitted_invite_is_one_call_and_one_pop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withheld_caller_is_recorded_without_number_or_lookup() {
-    if peer("sipp").is_none() {
+    let Some((app, events)) = ring_once("ring-withheld.xml", "+15550103", "Hidden", &[]).await
+    else {
         return;
-    }
-    let app = spawn_app(&[]).await;
-    let mut pops = app.pops("201").await;
-    ring(&app, "ring-withheld.xml", "+15550103", "Hidden", &[]).await;
-
-    let events = pops.collect(2, WAIT).await;
+    };
     assert_eq!(kinds(&events), ["pop", "withdraw"]);
     let pop = &events[0].data["pop"];
     assert_eq!(pop["withheld"], true);
@@ -204,21 +198,11 @@ async fn two_hundred_calls_at_speed_are_all_recorded_popped_and_withdrawn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_calls_are_framed_and_answered_like_udp() {
-    if peer("sipp").is_none() {
+    let scenario = "ring-cancel.xml";
+    let Some((app, events)) = ring_once(scenario, "+15550104", "Over TCP", &["-t", "t1"]).await
+    else {
         return;
-    }
-    let app = spawn_app(&[]).await;
-    let mut pops = app.pops("201").await;
-    ring(
-        &app,
-        "ring-cancel.xml",
-        "+15550104",
-        "Over TCP",
-        &["-t", "t1"],
-    )
-    .await;
-
-    let events = pops.collect(2, WAIT).await;
+    };
     assert_eq!(kinds(&events), ["pop", "withdraw"]);
     assert_eq!(only_call(&app).await["remote_raw"], "+15550104");
     app.stop().await;
