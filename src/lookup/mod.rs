@@ -293,14 +293,6 @@ impl StepKind {
                 matches.push(Match::new(entry, reason));
             }
         }
-        // A customer matched through one of its people needs no second line
-        // for the customer alone: the contact says more.
-        let with_contact: HashSet<i64> = matches
-            .iter()
-            .filter(|m| m.contact_id.is_some())
-            .map(|m| m.customer_id)
-            .collect();
-        matches.retain(|m| m.contact_id.is_some() || !with_contact.contains(&m.customer_id));
         step.found = matches.len();
         (step, matches)
     }

@@ -195,25 +195,3 @@ async fn explanation_lists_each_step_tried() {
     let json = serde_json::to_value(lookup.explain("212 555 0100").await.unwrap()).unwrap();
     assert_eq!(json["matches"][0]["reason"], "exact");
 }
-
-#[tokio::test]
-async fn a_customer_matched_through_a_contact_is_listed_once_with_the_contact() {
-    let normalizer = Normalizer::new("US").unwrap();
-    let mut directory = MemoryDirectory::new();
-    let switchboard = normalizer.normalize("(212) 555-0100");
-    let direct = normalizer.normalize("+1 212-555-0100 ext. 7");
-    directory.add((1, "Acme"), None, switchboard);
-    directory.add((1, "Acme"), Some((5, "Jane Roe")), direct);
-    directory.add((2, "Other Co"), None, normalizer.normalize("212 555 0100"));
-
-    let outcome = Lookup::new(directory, normalizer)
-        .find("+12125550100")
-        .await
-        .unwrap();
-    let found: Vec<(&str, Option<&str>)> = outcome
-        .matches
-        .iter()
-        .map(|m| (m.customer_name.as_str(), m.contact_name.as_deref()))
-        .collect();
-    assert_eq!(found, [("Acme", Some("Jane Roe")), ("Other Co", None)]);
-}

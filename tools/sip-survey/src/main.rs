@@ -1,6 +1,6 @@
 //! Measures three SIP parsers on the same inputs: the published rsip 0.4.0, the parser
 //! that rsipstack carries as `rsipstack::sip`, and callpop's own
-//! `src/telephony/sip/message.rs`. For every input it records whether the message was
+//! `src/telephony/sip/message/`. For every input it records whether the message was
 //! accepted, and for accepted ones whether the fields callpop acts on came out right; then
 //! it times each parser. The result is written as Markdown to
 //! `bench/sip-parser-survey.md` (or the path given with `--out`).
@@ -816,7 +816,7 @@ fn report(r: &Results) -> String {
         "Three parsers read the same bytes: the published **rsip {rsip_v}**, the parser that \
          **rsipstack {rsipstack_v}** carries as `rsipstack::sip` (built with \
          `default-features = false, features = [\"platform-tokio\"]`), and **callpop**'s own \
-         `src/telephony/sip/message.rs` with `identity.rs`. The inputs are every \
+         `src/telephony/sip/message/` with `identity/`. The inputs are every \
          `shared/fixtures/field/raw/*.sip` ({} files), the 49 RFC 4475 torture messages in \
          `shared/fixtures/rfc4475/*.dat`, and the {} INVITEs captured from Asterisk in \
          `shared/fixtures/asterisk/sip-invite-*.txt`.\n",
@@ -984,10 +984,7 @@ fn report(r: &Results) -> String {
     );
     let main_dir = Path::new(MANIFEST_DIR).join("../..");
     let main_dir = main_dir.to_string_lossy();
-    let sources = [
-        "src/telephony/sip/message.rs",
-        "src/telephony/sip/identity.rs",
-    ];
+    let sources = ["src/telephony/sip/message", "src/telephony/sip/identity"];
     let mut args = vec!["-C", &main_dir, "log", "-1", "--format=%h %cs", "--"];
     args.extend(sources);
     let commit = command("git", &args).filter(|s| !s.is_empty());
@@ -996,7 +993,7 @@ fn report(r: &Results) -> String {
     let dirty = command("git", &args).is_some_and(|s| !s.is_empty());
     let _ = writeln!(
         w,
-        "- callpop parser: `message.rs` and `identity.rs` as of commit {}{}",
+        "- callpop parser: `message/` and `identity/` as of commit {}{}",
         commit.as_deref().unwrap_or("unknown"),
         if dirty {
             ", with uncommitted changes in the working tree"

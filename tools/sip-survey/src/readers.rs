@@ -93,7 +93,7 @@ fn short(e: impl std::fmt::Display) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// callpop: src/telephony/sip/message.rs (and identity.rs for the caller section)
+// callpop: src/telephony/sip/message/ (and identity/ for the caller section)
 
 pub mod callpop {
     use super::*;

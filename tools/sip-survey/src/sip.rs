@@ -2,10 +2,10 @@
 //! `identity` reaches its sibling as `super::message`, so both live in this module.
 
 // Lints belong to the daemon's own build; here only the code is reused.
-#![allow(dead_code, clippy::all)]
+#![allow(dead_code, unused_imports, clippy::all)]
 
-#[path = "../../../src/telephony/sip/message.rs"]
+#[path = "../../../src/telephony/sip/message/mod.rs"]
 pub mod message;
 
-#[path = "../../../src/telephony/sip/identity.rs"]
+#[path = "../../../src/telephony/sip/identity/mod.rs"]
 pub mod identity;
