@@ -446,8 +446,9 @@ mod tests {
     }
 
     impl Memory {
-        fn note(&self, line: String) {
+        fn note(&self, line: String) -> anyhow::Result<()> {
             self.log.lock().unwrap().push(line);
+            Ok(())
         }
 
         fn lines(&self) -> Vec<String> {
@@ -466,11 +467,11 @@ mod tests {
                 call.remote_raw,
                 call.withheld,
                 call.matches.len()
-            ));
+            ))?;
             Ok(*next)
         }
         async fn add_leg(&self, id: i64, x: &str, _: DateTime<Utc>) -> anyhow::Result<()> {
-            Ok(self.note(format!("leg {id} {x}")))
+            self.note(format!("leg {id} {x}"))
         }
         async fn end_leg(
             &self,
@@ -479,10 +480,10 @@ mod tests {
             _: DateTime<Utc>,
             o: LegOutcome,
         ) -> anyhow::Result<()> {
-            Ok(self.note(format!("end_leg {id} {x} {}", o.as_str())))
+            self.note(format!("end_leg {id} {x} {}", o.as_str()))
         }
         async fn answer(&self, id: i64, x: &str, _: DateTime<Utc>) -> anyhow::Result<()> {
-            Ok(self.note(format!("answer {id} {x}")))
+            self.note(format!("answer {id} {x}"))
         }
         async fn end(
             &self,
@@ -491,7 +492,7 @@ mod tests {
             o: Outcome,
             l: LegOutcome,
         ) -> anyhow::Result<()> {
-            Ok(self.note(format!("end {id} {} {}", o.as_str(), l.as_str())))
+            self.note(format!("end {id} {} {}", o.as_str(), l.as_str()))
         }
     }
 

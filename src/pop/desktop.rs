@@ -35,7 +35,10 @@ pub async fn follow(hub: Hub, shutdown: impl Future<Output = ()>) {
         let shown = match (&event.kind, &event.pop) {
             (EventKind::Pop, Some(pop)) => notifier.show(&view(pop)).await,
             (EventKind::Answered, Some(pop)) => notifier.mark_answered(&view(pop)).await,
-            _ => Ok(notifier.withdraw(event.call_id).await),
+            _ => {
+                notifier.withdraw(event.call_id).await;
+                Ok(())
+            }
         };
         // Say it once: a desktop without a notification service stays so.
         if let Err(e) = shown {
