@@ -52,14 +52,22 @@ impl Listeners {
 /// Binds SIP's UDP socket and TCP listener on one address. With port 0 the
 /// TCP listener takes the port the UDP socket got.
 pub async fn bind_sip(addr: SocketAddr) -> anyhow::Result<(UdpSocket, TcpListener)> {
-    let udp = UdpSocket::bind(addr)
-        .await
-        .with_context(|| format!("failed to listen on sip.listen {addr} (udp)"))?;
-    let addr = udp.local_addr()?;
-    let tcp = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("failed to listen on sip.listen {addr} (tcp)"))?;
-    Ok((udp, tcp))
+    // A port the system picked for UDP may be taken for TCP (by an outgoing
+    // connection, say): then pick again, a few times.
+    let tries = if addr.port() == 0 { 20 } else { 1 };
+    let mut last = None;
+    for _ in 0..tries {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("failed to listen on sip.listen {addr} (udp)"))?;
+        let bound = udp.local_addr()?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = Some((bound, e)),
+        }
+    }
+    let (bound, e) = last.expect("at least one try");
+    Err(e).with_context(|| format!("failed to listen on sip.listen {bound} (tcp)"))
 }
 
 /// Runs the daemon until `shutdown` completes, then stops the links, lets

@@ -126,8 +126,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    // Handlers first: a signal that comes once the log says "listening"
+    // must stop the daemon cleanly, not kill it.
+    let stop = signal()?;
     let listeners = Listeners::bind(&config).await?;
-    app::run(config, listeners, signal()).await?;
+    app::run(config, listeners, stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -154,24 +157,29 @@ async fn import(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => drop(interrupt.await),
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that
+/// completes on either.
+#[cfg(unix)]
+fn signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("failed to install the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("failed to install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Returns a future that completes on Ctrl-C.
+#[cfg(not(unix))]
+fn signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Reads `3s`, `500ms` or a bare number of seconds.

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub web: SocketAddr,
     pub sip: SocketAddr,
     pub store: Store,
+    /// The database the daemon uses, for commands run beside it.
+    pub database_url: String,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -61,6 +63,7 @@ pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
         web: web_addr,
         sip: sip_addr,
         store,
+        database_url: url,
         client: reqwest::Client::new(),
         stop: Some(stop),
         task: Some(task),
@@ -299,4 +302,186 @@ pub async fn eventually<T>(wait: Duration, mut check: impl AsyncFnMut() -> Optio
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A one-caller injection file for sipp.
+fn caller_csv(dir: &Path, number: &str, name: &str) -> PathBuf {
+    let path = dir.join(format!("caller-{}.csv", number.trim_start_matches('+')));
+    std::fs::write(&path, format!("SEQUENTIAL\n{number};{name}\n")).unwrap();
+    path
+}
+
+/// Rings extension 201 once with sipp playing `scenario_name`, from one
+/// caller, and asserts the scenario went through. Returns at once when
+/// sipp is missing outside CI.
+pub async fn ring(app: &TestApp, scenario_name: &str, number: &str, name: &str, extra: &[&str]) {
+    let Some(sipp_bin) = peer("sipp") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = caller_csv(dir.path(), number, name);
+    let sf = scenario(scenario_name);
+    let mut args = vec![
+        "-sf",
+        sf.to_str().unwrap(),
+        "-s",
+        "201",
+        "-inf",
+        csv.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&["-d", "300", "-m", "1"]);
+    args.extend_from_slice(extra);
+    let out = sipp(&sipp_bin, app.sip, &args).await;
+    assert!(
+        out.status.success(),
+        "sipp {scenario_name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A SIP request written by hand, the way a PBX would send it over UDP.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// The user part of the Request-URI and To: the extension rung.
+    pub to: String,
+    /// The user part of From: the caller's number.
+    pub from: String,
+    pub call_id: String,
+    pub branch: String,
+    pub cseq: u32,
+    /// The To tag, once the daemon gave one (for the ACK of a final answer).
+    pub to_tag: Option<String>,
+    /// Extra header lines, without line breaks.
+    pub headers: Vec<String>,
+}
+
+impl Request {
+    /// A request of its own transaction: a fresh Call-ID and branch.
+    pub fn new(method: &str, to: &str, from: &str) -> Request {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        Request {
+            method: method.to_owned(),
+            to: to.to_owned(),
+            from: from.to_owned(),
+            call_id: format!("raw-{pid}-{n}@127.0.0.1"),
+            branch: format!("z9hG4bK-raw-{pid}-{n}"),
+            cseq: 1,
+            to_tag: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The CANCEL of this INVITE: the same Request-URI, Call-ID, From, To,
+    /// CSeq number and branch (RFC 3261 §9.1).
+    pub fn cancel(&self) -> Request {
+        Request {
+            method: "CANCEL".into(),
+            headers: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The ACK of this INVITE's final answer `response` (RFC 3261
+    /// §17.1.1.3): the INVITE's branch and CSeq number, the answer's To tag.
+    pub fn ack(&self, response: &str) -> Request {
+        let to = header(response, "to").expect("a To header");
+        let tag = to.split(";tag=").nth(1).expect("a To tag");
+        Request {
+            method: "ACK".into(),
+            to_tag: Some(tag.to_owned()),
+            headers: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let (method, to, from) = (&self.method, &self.to, &self.from);
+        let to_tag = match &self.to_tag {
+            Some(tag) => format!(";tag={tag}"),
+            None => String::new(),
+        };
+        let mut text = format!(
+            "{method} sip:{to}@callpop.invalid SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5999;branch={}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{from}@pbx.invalid>;tag=pbx-{}\r\n\
+             To: <sip:{to}@callpop.invalid>{to_tag}\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {} {method}\r\n",
+            self.branch, self.branch, self.call_id, self.cseq
+        );
+        for line in &self.headers {
+            text.push_str(line);
+            text.push_str("\r\n");
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        text.into_bytes()
+    }
+}
+
+/// A PBX's UDP socket towards the daemon's SIP listener.
+pub struct SipUdp {
+    socket: tokio::net::UdpSocket,
+    target: SocketAddr,
+}
+
+impl SipUdp {
+    pub async fn new(target: SocketAddr) -> SipUdp {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        SipUdp { socket, target }
+    }
+
+    pub async fn send(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.target).await.unwrap();
+    }
+
+    /// The next datagram from the daemon, or `None` within `wait`.
+    pub async fn recv(&self, wait: Duration) -> Option<String> {
+        let mut buf = vec![0u8; 65_535];
+        let got = tokio::time::timeout(wait, self.socket.recv_from(&mut buf)).await;
+        let (len, _) = got.ok()?.unwrap();
+        Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+    }
+
+    /// The next answer, which must come within ten seconds.
+    pub async fn answer(&self) -> String {
+        self.recv(Duration::from_secs(10))
+            .await
+            .expect("an answer from the sip listener")
+    }
+
+    /// Sends `request` and returns the answers up to and including the
+    /// first with a status of at least `final_at`.
+    pub async fn exchange(&self, request: &Request, final_at: u16) -> Vec<String> {
+        self.send(&request.bytes()).await;
+        let mut answers = Vec::new();
+        loop {
+            let answer = self.answer().await;
+            let done = status(&answer) >= final_at;
+            answers.push(answer);
+            if done {
+                return answers;
+            }
+        }
+    }
+}
+
+/// The status code of a SIP response; panics on anything else.
+pub fn status(response: &str) -> u16 {
+    response
+        .strip_prefix("SIP/2.0 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a sip response: {response:?}"))
+}
+
+/// The value of the first header `name` in a SIP message, any case.
+pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    let head = message.split("\r\n\r\n").next()?;
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (n, value) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }

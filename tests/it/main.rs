@@ -4,4 +4,8 @@
 mod helpers;
 
 mod daemon;
+mod import;
+mod lookup;
+mod pops;
 mod sip;
+mod sip_edges;

@@ -1,46 +1,14 @@
 //! The SIP listener with sipp playing the PBX, and Asterisk's own INVITEs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::net::UdpSocket;
 
-use crate::helpers::{fixture, peer, scenario, sipp, spawn_app, SseEvent, TestApp};
+use crate::helpers::{fixture, peer, ring, scenario, sipp, spawn_app, SseEvent, TestApp};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A one-caller injection file for sipp.
-fn caller_csv(dir: &Path, number: &str, name: &str) -> PathBuf {
-    let path = dir.join(format!("caller-{}.csv", number.trim_start_matches('+')));
-    std::fs::write(&path, format!("SEQUENTIAL\n{number};{name}\n")).unwrap();
-    path
-}
-
-/// Runs one sipp scenario with one caller and asserts it went through.
-async fn ring(app: &TestApp, scenario_name: &str, number: &str, name: &str, extra: &[&str]) {
-    let Some(sipp_bin) = peer("sipp") else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let csv = caller_csv(dir.path(), number, name);
-    let sf = scenario(scenario_name);
-    let mut args = vec![
-        "-sf",
-        sf.to_str().unwrap(),
-        "-s",
-        "201",
-        "-inf",
-        csv.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&["-d", "300", "-m", "1"]);
-    args.extend_from_slice(extra);
-    let out = sipp(&sipp_bin, app.sip, &args).await;
-    assert!(
-        out.status.success(),
-        "sipp {scenario_name} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A fresh daemon, rung once at 201 with sipp, and every pop event 201 saw
 /// (waiting a little past the last, so an extra event would show).

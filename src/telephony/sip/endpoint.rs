@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::message::{Message, StartLine};
+use super::message::{Message, ParseError, StartLine};
 use super::{cancel, invite, malformed, other};
 use crate::telephony::CallEvent;
 
@@ -106,14 +106,7 @@ impl Endpoint {
         // Parse first: an untrusted peer still gets a clear refusal.
         let msg = match Message::parse(bytes) {
             Ok(msg) => msg,
-            Err(e) => {
-                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                debug!(%peer, error = %e, "malformed sip message");
-                if let Some(answer) = malformed::answer(bytes, &e) {
-                    reply.send(&answer).await;
-                }
-                return;
-            }
+            Err(e) => return self.refuse(bytes, &e, peer, reply).await,
         };
         let StartLine::Request { method, .. } = &msg.start else {
             debug!(%peer, "sip response ignored");
@@ -134,6 +127,30 @@ impl Endpoint {
             "CANCEL" => cancel::handle(self, &msg, reply).await,
             "ACK" => self.acked(&msg),
             _ => other::handle(&msg, reply).await,
+        }
+    }
+
+    /// Handles the bytes a stream could not frame, refused for `error` even
+    /// where they would parse as a datagram: without a trustworthy
+    /// Content-Length the end of the message is a guess.
+    pub async fn handle_unframed(
+        &self,
+        bytes: &[u8],
+        error: &ParseError,
+        peer: SocketAddr,
+        reply: &Reply,
+    ) {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        self.refuse(bytes, error, peer, reply).await;
+    }
+
+    /// Answers what is not a message: 400 or 505 when a reply can be
+    /// addressed, else nothing.
+    async fn refuse(&self, bytes: &[u8], error: &ParseError, peer: SocketAddr, reply: &Reply) {
+        self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, %error, "malformed sip message");
+        if let Some(answer) = malformed::answer(bytes, error) {
+            reply.send(&answer).await;
         }
     }
 

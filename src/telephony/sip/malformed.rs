@@ -1,9 +1,12 @@
 //! The answer to a message that did not parse: 400 (or 505 for another SIP
 //! version) when enough of it can be read to address a reply, else nothing.
 //!
-//! The reply needs the request's Via, From, To, Call-ID and CSeq copied
-//! back. They are picked out line by line here, leniently, because the
-//! parser refused the message as a whole.
+//! The reply copies back the request's Via, From, To, Call-ID and CSeq. They
+//! are picked out line by line here, leniently, because the parser refused
+//! the message as a whole. Via and CSeq are needed, since they are what the
+//! sender matches the answer to its request by (RFC 3261 §17.1.3); From, To
+//! and Call-ID are copied when present, and a request that lacks them is
+//! still told why it failed (RFC 4475 §3.3.1).
 
 use super::message::ParseError;
 
@@ -15,6 +18,9 @@ const COPIED: [(&str, Option<&str>); 5] = [
     ("call-id", Some("i")),
     ("cseq", None),
 ];
+
+/// Headers without which the sender cannot match a reply to its request.
+const MATCHED_BY: [&str; 2] = ["via", "cseq"];
 
 pub fn answer(bytes: &[u8], error: &ParseError) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(bytes).ok()?;
@@ -40,11 +46,13 @@ pub fn answer(bytes: &[u8], error: &ParseError) -> Option<Vec<u8>> {
             copied.push((full.to_string(), value.trim().to_owned()));
         }
     }
-    for (full, _) in COPIED {
-        if !copied.iter().any(|(name, _)| name == full) {
+    for needed in MATCHED_BY {
+        if !copied.iter().any(|(name, _)| name == needed) {
             return None;
         }
     }
+    // In the usual order, each kind of header together.
+    copied.sort_by_key(|(name, _)| COPIED.iter().position(|(full, _)| full == name));
 
     let status = if error.is_version() {
         "505 Version Not Supported"
@@ -75,5 +83,38 @@ fn header_case(name: &str) -> &'static str {
         "to" => "To",
         "call-id" => "Call-ID",
         _ => "CSeq",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telephony::sip::message::Message;
+
+    fn answer_to(raw: &str) -> Option<String> {
+        let error = Message::parse(raw.as_bytes()).unwrap_err();
+        answer(raw.as_bytes(), &error).map(|a| String::from_utf8(a).unwrap())
+    }
+
+    #[test]
+    fn a_request_missing_from_to_and_call_id_still_gets_400() {
+        let raw =
+            "INVITE sip:201@x SIP/2.0\r\nCSeq: 7 INVITE\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n\
+                   Content-Length: 0\r\n\r\n";
+        let answer = answer_to(raw).unwrap();
+        assert!(
+            answer.starts_with("SIP/2.0 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nCSeq: 7 INVITE\r\n"));
+        assert!(!answer.contains("Call-ID"), "{answer}");
+    }
+
+    #[test]
+    fn without_via_or_cseq_nothing_can_be_answered() {
+        let no_cseq = "INVITE sip:201@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n\r\n";
+        let no_via = "INVITE sip:201@x SIP/2.0\r\nCSeq: 7 INVITE\r\n\r\n";
+        assert_eq!(answer_to(no_cseq), None);
+        assert_eq!(answer_to(no_via), None);
     }
 }

@@ -118,7 +118,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: Arc<Endpoint>
                 Frame::Invalid(e) => {
                     // The stream cannot be re-synchronised: say why and close.
                     debug!(%peer, error = %e, "sip tcp stream unreadable, closing");
-                    endpoint.handle(&buf, peer, &reply).await;
+                    endpoint.handle_unframed(&buf, &e, peer, &reply).await;
                     break 'read;
                 }
             }
