@@ -136,8 +136,15 @@ impl Config {
         );
         let url = self.database.url.expose();
         anyhow::ensure!(
-            url.starts_with("sqlite:") || url.starts_with("postgres"),
+            url.starts_with("sqlite:")
+                || url.starts_with("postgres:")
+                || url.starts_with("postgresql:"),
             "invalid configuration: database.url must start with sqlite: or postgres:"
+        );
+        let stale = self.sip.stale_after_secs;
+        anyhow::ensure!(
+            (60..=7 * 86_400).contains(&stale),
+            "invalid configuration: sip.stale_after_secs must be from 60 to 604800, got {stale}"
         );
         anyhow::ensure!(
             crate::lookup::Normalizer::new(&self.phone.home_region).is_ok(),
@@ -223,12 +230,30 @@ mod tests {
             ("CALLPOP_DATABASE__URL", "mysql://x", "database.url"),
             ("CALLPOP_PHONE__HOME_REGION", "ZZ", "phone.home_region"),
             ("CALLPOP_POP__DESKTOP", "maybe", "pop.desktop"),
+            (
+                "CALLPOP_SIP__STALE_AFTER_SECS",
+                "10000000000000000",
+                "sip.stale_after_secs",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Config::load_from(None, env(&[(key, value)])).unwrap_err();
             let text = format!("{err:#}");
             assert!(text.contains(named), "{key}={value}: {text}");
         }
+    }
+
+    #[test]
+    fn a_mistyped_database_scheme_does_not_repeat_the_password() {
+        let vars = env(&[(
+            "CALLPOP_DATABASE__URL",
+            "postgress://u:Sup3rSecret@db/callpop",
+        )]);
+        let text = format!("{:#}", Config::load_from(None, vars).unwrap_err());
+        assert!(
+            text.contains("database.url") && !text.contains("Sup3rSecret"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -96,8 +96,11 @@ struct Inner {
 
 impl Default for Inner {
     fn default() -> Inner {
+        // Ids start from the clock so they keep growing across restarts: a
+        // client reconnecting with an id from before gets today's pops.
+        let start = chrono::Utc::now().timestamp_micros().max(0) as u64;
         Inner {
-            seq: AtomicU64::new(0),
+            seq: AtomicU64::new(start),
             tx: broadcast::channel(BACKLOG).0,
             showing: Mutex::new(HashMap::new()),
             closed: watch::channel(false).0,

@@ -59,7 +59,8 @@ impl Store {
                 .context("failed to connect to postgres")?;
             Pool::Postgres(pool)
         } else {
-            anyhow::bail!("database.url must start with sqlite: or postgres:, got {url:?}");
+            // The URL is not repeated: it may hold a password.
+            anyhow::bail!("database.url must start with sqlite: or postgres:");
         };
         let store = Store { pool };
         store.migrate().await?;
@@ -89,14 +90,16 @@ impl Store {
 
 async fn open_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("failed to read database.url {url:?}"))?
+        .context("failed to read database.url")?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // WAL with NORMAL survives a crash of the daemon without losing a
         // committed call; only a power cut can take the last transactions.
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(5));
+        // Another process writing (an import) holds the lock for its whole
+        // transaction; a call waits for it rather than go unrecorded.
+        .busy_timeout(std::time::Duration::from_secs(60));
 
     let path = options.get_filename().to_owned();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -533,3 +533,25 @@ async fn refused(app: &TestApp) -> u64 {
         .unwrap_or_else(|| panic!("no refused counter in {text}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
+
+/// The INVITE's final answer goes to whoever sent the INVITE, even when the
+/// CANCEL comes from elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_487_goes_to_the_invites_sender_not_the_cancels() {
+    let app = spawn_app(&[]).await;
+    let inviter = SipUdp::new(app.sip).await;
+    let canceller = SipUdp::new(app.sip).await;
+    let invite = Request::new("INVITE", "201", "+15550100");
+    let ringing = inviter.exchange(&invite, 180).await;
+    assert_eq!(status(ringing.last().unwrap()), 180);
+
+    let ok = canceller.exchange(&invite.cancel(), 200).await;
+    assert_eq!(status(&ok[0]), 200);
+    assert_eq!(status(&inviter.answer().await), 487);
+    assert_eq!(
+        canceller.recv(Duration::from_millis(700)).await,
+        None,
+        "no 487 to the canceller"
+    );
+    app.stop().await;
+}

@@ -40,9 +40,9 @@ pub async fn handle(endpoint: &Endpoint, cancel: &Message, reply: &Reply) {
     }
     let terminated = response(&tx.invite, 487, "Request Terminated", Some(&tx.to_tag), &[]);
     *tx.last.lock().unwrap_or_else(|e| e.into_inner()) = terminated.clone();
-    reply.send(&terminated).await;
-    if !reply.is_reliable() {
-        tokio::spawn(retransmit(tx.clone(), reply.clone(), terminated));
+    tx.reply.send(&terminated).await;
+    if !tx.reply.is_reliable() {
+        tokio::spawn(retransmit(tx.clone(), tx.reply.clone(), terminated));
     }
 
     report(endpoint, &tx, cancel).await;

@@ -58,6 +58,9 @@ pub type TxKey = (String, String);
 /// One INVITE transaction.
 pub struct InviteTx {
     pub invite: Message,
+    /// Where the INVITE came from: its final answer goes there, whoever
+    /// sent the CANCEL.
+    pub reply: Reply,
     pub extension: String,
     pub to_tag: String,
     pub started: Instant,
@@ -103,23 +106,20 @@ impl Endpoint {
     pub async fn handle(&self, bytes: &[u8], peer: SocketAddr, reply: &Reply) {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
 
-        // Parse first: an untrusted peer still gets a clear refusal.
+        // An untrusted peer gets a 403 for a request that parses and
+        // nothing at all otherwise: no echo of what it sent.
+        let trusted = self.is_trusted(peer);
         let msg = match Message::parse(bytes) {
             Ok(msg) => msg,
+            Err(_) if !trusted => return self.refused(peer, None, reply).await,
             Err(e) => return self.refuse(bytes, &e, peer, reply).await,
         };
         let StartLine::Request { method, .. } = &msg.start else {
             debug!(%peer, "sip response ignored");
             return;
         };
-
-        if !self.is_trusted(peer) {
-            self.counters.refused.fetch_add(1, Ordering::Relaxed);
-            debug!(%peer, method = %method, "sip from an untrusted peer refused");
-            if method != "ACK" {
-                reply.send(&other::forbidden(&msg)).await;
-            }
-            return;
+        if !trusted {
+            return self.refused(peer, Some(&msg), reply).await;
         }
 
         match method.as_str() {
@@ -141,7 +141,18 @@ impl Endpoint {
         reply: &Reply,
     ) {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        self.refuse(bytes, error, peer, reply).await;
+        match self.is_trusted(peer) {
+            true => self.refuse(bytes, error, peer, reply).await,
+            false => self.refused(peer, None, reply).await,
+        }
+    }
+
+    async fn refused(&self, peer: SocketAddr, msg: Option<&Message>, reply: &Reply) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, method = ?msg.and_then(|m| m.method()), "sip from an untrusted peer refused");
+        if let Some(msg) = msg.filter(|m| m.method() != Some("ACK")) {
+            reply.send(&other::forbidden(msg)).await;
+        }
     }
 
     /// Answers what is not a message: 400 or 505 when a reply can be
@@ -154,7 +165,7 @@ impl Endpoint {
         }
     }
 
-    fn is_trusted(&self, peer: SocketAddr) -> bool {
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
         let ip = peer.ip().to_canonical();
         self.trusted.iter().any(|net| net.contains(&ip))
     }

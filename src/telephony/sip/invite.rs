@@ -48,6 +48,7 @@ pub async fn handle(endpoint: &Endpoint, invite: Message, reply: &Reply) {
     let caller = identity::caller(&invite, true);
     let tx = InviteTx {
         invite,
+        reply: reply.clone(),
         extension: extension.clone(),
         to_tag,
         started: Instant::now(),

@@ -25,7 +25,9 @@ const MATCHED_BY: [&str; 2] = ["via", "cseq"];
 pub fn answer(bytes: &[u8], error: &ParseError) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let head = text.split("\r\n\r\n").next()?;
-    let mut lines = head.split("\r\n");
+    // Any CR or LF ends a line here, so nothing the sender hid behind a bare
+    // one can come back as a header of the answer.
+    let mut lines = head.split(['\r', '\n']).filter(|line| !line.is_empty());
 
     // Only requests get answers, and never an ACK.
     let first = lines.next()?;
@@ -108,6 +110,22 @@ mod tests {
         );
         assert!(answer.contains("\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nCSeq: 7 INVITE\r\n"));
         assert!(!answer.contains("Call-ID"), "{answer}");
+    }
+
+    #[test]
+    fn a_bare_cr_or_lf_never_smuggles_a_header_into_the_answer() {
+        let raw = "OPTIONS sip:201@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n\
+                   From: <sip:a@x>;tag=1\nX-Injected: evil\rY-Injected: cr\r\n\
+                   To: <sip:201@x>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n\r\n";
+        let answer = answer_to(raw).unwrap();
+        for line in answer.split("\r\n") {
+            assert!(!line.contains('\n') && !line.contains('\r'), "{answer:?}");
+            assert!(!line.starts_with("X-Injected") && !line.starts_with("Y-Injected"));
+        }
+        assert!(
+            answer.contains("\r\nFrom: <sip:a@x>;tag=1\r\n"),
+            "{answer:?}"
+        );
     }
 
     #[test]

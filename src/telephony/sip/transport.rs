@@ -3,12 +3,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn};
 
 use super::endpoint::{Endpoint, Reply};
@@ -19,6 +20,9 @@ const MAX_DATAGRAM: usize = 65_535;
 
 /// A TCP connection that sends nothing for this long is closed.
 const IDLE: Duration = Duration::from_secs(300);
+
+/// TCP connections open at once; a PBX needs a handful.
+const MAX_CONNECTIONS: usize = 256;
 
 /// Serves SIP on sockets the caller bound, until `shutdown` completes.
 pub async fn serve(
@@ -64,10 +68,27 @@ async fn serve_udp(socket: Arc<UdpSocket>, endpoint: Arc<Endpoint>) {
 }
 
 async fn serve_tcp(listener: TcpListener, endpoint: Arc<Endpoint>) {
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(connection(stream, peer, endpoint.clone()));
+                // Only trusted peers may hold a connection, and only so many
+                // at once, so that no one can use up the file descriptors
+                // the web side and the database need too.
+                if !endpoint.is_trusted(peer) {
+                    endpoint.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    debug!(%peer, "sip tcp connection from an untrusted peer refused");
+                    continue;
+                }
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    warn!(%peer, limit = MAX_CONNECTIONS, "sip tcp connection refused, too many open");
+                    continue;
+                };
+                let endpoint = endpoint.clone();
+                tokio::spawn(async move {
+                    connection(stream, peer, endpoint).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 // Usually out of file descriptors: wait rather than spin.
@@ -125,8 +146,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, endpoint: Arc<Endpoint>
         }
     }
 
+    // Transactions still hold senders for this connection's writer; once the
+    // peer is gone, send what is queued and close.
     drop(reply);
-    let _ = writing.await;
+    let mut writing = writing;
+    if tokio::time::timeout(Duration::from_secs(1), &mut writing)
+        .await
+        .is_err()
+    {
+        writing.abort();
+    }
 }
 
 async fn sweep(endpoint: Arc<Endpoint>) {
