@@ -455,6 +455,6 @@ async fn forget(shown: &Weak<Mutex<Shown>>, call_id: i64, generation: u64) {
 }
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;

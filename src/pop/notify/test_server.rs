@@ -17,15 +17,15 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 use zbus::object_server::SignalEmitter;
 use zbus::OwnedVariant;
 
-pub(super) const ADDRESS_VAR: &str = "DBUS_SESSION_BUS_ADDRESS";
+pub(crate) const ADDRESS_VAR: &str = "DBUS_SESSION_BUS_ADDRESS";
 const PATH: &str = "/org/freedesktop/Notifications";
-pub(super) const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 static BUS_LOCK: Mutex<()> = Mutex::const_new(());
 
 /// A dbus-daemon of our own, with DBUS_SESSION_BUS_ADDRESS pointing
 /// at it until it is dropped.
-pub(super) struct PrivateBus {
+pub(crate) struct PrivateBus {
     address: String,
     daemon: Child,
     previous: Option<OsString>,
@@ -36,7 +36,7 @@ pub(super) struct PrivateBus {
 impl PrivateBus {
     /// `None` when dbus-daemon is missing on a developer's machine;
     /// in CI a missing daemon fails the test instead.
-    pub(super) async fn start() -> Option<PrivateBus> {
+    pub(crate) async fn start() -> Option<PrivateBus> {
         let turn = BUS_LOCK.lock().await;
         let dir = tempfile::tempdir().expect("failed to create a bus directory");
         let mut daemon = spawn_daemon(&dir)?;
@@ -63,7 +63,7 @@ impl PrivateBus {
         })
     }
 
-    pub(super) async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.daemon
             .kill()
             .await
@@ -130,16 +130,16 @@ fn bus_config(dir: &std::path::Path) -> String {
 
 /// A Notify call as the server received it.
 #[derive(Clone, Debug, PartialEq)]
-pub(super) struct Notify {
-    pub(super) id: u32,
-    pub(super) app_name: String,
-    pub(super) replaces_id: u32,
-    pub(super) app_icon: String,
-    pub(super) summary: String,
-    pub(super) body: String,
-    pub(super) actions: Vec<String>,
-    pub(super) hints: HashMap<String, String>,
-    pub(super) timeout: i32,
+pub(crate) struct Notify {
+    pub(crate) id: u32,
+    pub(crate) app_name: String,
+    pub(crate) replaces_id: u32,
+    pub(crate) app_icon: String,
+    pub(crate) summary: String,
+    pub(crate) body: String,
+    pub(crate) actions: Vec<String>,
+    pub(crate) hints: HashMap<String, String>,
+    pub(crate) timeout: i32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -231,13 +231,13 @@ impl TestServer {
 }
 
 /// The test's side of a `TestServer` on the bus.
-pub(super) struct Server {
+pub(crate) struct Server {
     connection: zbus::Connection,
     seen: watch::Receiver<Vec<Seen>>,
 }
 
 impl Server {
-    pub(super) async fn start(bus: &PrivateBus, capabilities: &[&str]) -> Server {
+    pub(crate) async fn start(bus: &PrivateBus, capabilities: &[&str]) -> Server {
         let (tx, seen) = watch::channel(Vec::new());
         let capabilities = capabilities.iter().map(|c| c.to_string()).collect();
         let server = TestServer {
@@ -254,7 +254,7 @@ impl Server {
         Server { connection, seen }
     }
 
-    pub(super) fn notifies(&self) -> Vec<Notify> {
+    pub(crate) fn notifies(&self) -> Vec<Notify> {
         let seen = self.seen.borrow();
         let notifies = seen.iter().filter_map(|s| match s {
             Seen::Notify(n) => Some(n.clone()),
@@ -263,11 +263,11 @@ impl Server {
         notifies.collect()
     }
 
-    pub(super) fn last_notify(&self) -> Notify {
+    pub(crate) fn last_notify(&self) -> Notify {
         self.notifies().pop().expect("no Notify call seen")
     }
 
-    pub(super) fn closes(&self) -> Vec<u32> {
+    pub(crate) fn closes(&self) -> Vec<u32> {
         let seen = self.seen.borrow();
         let closes = seen.iter().filter_map(|s| match s {
             Seen::Close(id) => Some(*id),
@@ -276,7 +276,7 @@ impl Server {
         closes.collect()
     }
 
-    pub(super) async fn wait_for_close(&self, id: u32) {
+    pub(crate) async fn wait_for_close(&self, id: u32) {
         let mut seen = self.seen.clone();
         let closed = seen.wait_for(|seen| seen.contains(&Seen::Close(id)));
         let waited = tokio::time::timeout(WAIT, closed).await;
@@ -286,7 +286,7 @@ impl Server {
     }
 
     /// Sends ActionInvoked as a click on the notification would.
-    pub(super) async fn click(&self, id: u32, action: &str) {
+    pub(crate) async fn click(&self, id: u32, action: &str) {
         let server = self.connection.object_server();
         let iface = server.interface::<_, TestServer>(PATH).await.unwrap();
         let emitter = iface.signal_emitter();
