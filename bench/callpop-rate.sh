@@ -15,8 +15,8 @@
 #   0 when every call sipp completed was recorded to its end).
 # - INVITE→recorded p50 / p99 / max (ms): per call, from `started_at` (the
 #   time callpop took the INVITE) to the timestamp of callpop's own "call
-#   ringing" log line, written once the row is committed and the pop
-#   published (the pop reaches the stream just after).  The SIP side
+#   ringing" log line, written once the row is committed, just before the
+#   pop is published.  The SIP side
 #   answers on its own; this is how far the call tracker (lookup, SQLite
 #   writes, pops: one event at a time) is behind it.
 # - CANCEL→closed max (ms): the same for the end of the call ("call
@@ -38,6 +38,8 @@
 #   DRAIN_SECONDS  longest wait for the records to be closed (120)
 #   STOP_AFTER     stop after this many rates in a row that fail (2)
 #   KEEP           set to keep the work directory
+#   RUST_LOG       callpop's log level; the INVITE→recorded columns need the
+#                  tracker's info lines                     (info)
 # The callers are distinct made-up numbers (one per call), so that no two
 # calls share a caller.
 set -euo pipefail
@@ -170,6 +172,7 @@ for rate in "${rates[@]}"; do
 		CALLPOP_SIP__LISTEN=127.0.0.1:$sip_port \
 		CALLPOP_DATABASE__URL=sqlite://$db \
 		CALLPOP_API__TOKEN=bench-$$ \
+		RUST_LOG=${RUST_LOG:-info} \
 		"$callpop" serve >"$dir/callpop.log" 2>&1 &
 	callpop_pid=$!
 	up=
