@@ -153,14 +153,6 @@ impl Config {
         );
         Ok(())
     }
-
-    /// The absolute link to a call's page, as written in pops.
-    pub fn call_link(&self, call_id: i64) -> String {
-        format!(
-            "{}/calls/{call_id}",
-            self.server.base_url.trim_end_matches('/')
-        )
-    }
 }
 
 #[cfg(test)]
