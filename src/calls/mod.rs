@@ -9,7 +9,7 @@ pub mod tracker;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::telephony::Direction;
+use crate::telephony::{Direction, TransferKind};
 
 /// How a call ended. Open calls have no outcome yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -22,6 +22,8 @@ pub enum Outcome {
     /// It rang and ended unanswered without the caller hanging up first
     /// (the PBX gave up, or sent it elsewhere).
     Missed,
+    /// An outbound call the other end did not pick up (no answer, busy).
+    Unanswered,
     /// callpop stopped, or lost sight of the call, before it ended.
     Interrupted,
 }
@@ -55,6 +57,7 @@ str_enum!(Outcome {
     Answered => "answered",
     Abandoned => "abandoned",
     Missed => "missed",
+    Unanswered => "unanswered",
     Interrupted => "interrupted",
 });
 
@@ -110,8 +113,22 @@ pub struct CallRecord {
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub outcome: Option<String>,
+    /// callpop started it (click-to-dial).
+    pub originated: bool,
+    /// No number came with the call, and the caller did not withhold it.
+    pub unavailable: bool,
     pub matches: Vec<CallMatch>,
     pub legs: Vec<Leg>,
+    pub transfers: Vec<Transfer>,
+}
+
+/// A hand-on of a call from one extension to another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    pub from: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub kind: TransferKind,
 }
 
 /// One extension a call rang at.

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use super::{CallMatch, LegOutcome, NewCall, Outcome};
+use super::{CallMatch, LegOutcome, NewCall, Outcome, Transfer};
 use crate::pop::{Hub, Pop, PopMatch};
 use crate::telephony::{CallEvent, Direction, EventKind, Party};
 
@@ -49,6 +49,12 @@ pub trait Recorder: Send + Sync {
         outcome: Outcome,
         open_legs: LegOutcome,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn mark_originated(&self, call_id: i64) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn add_transfer(
+        &self,
+        call_id: i64,
+        transfer: &Transfer,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// From a caller's number to the customers it belongs to.
@@ -79,11 +85,15 @@ pub struct Settings {
     pub base_url: String,
     /// A call with no news for this long is closed out as interrupted.
     pub stale_after: Duration,
+    /// The same, for links that say otherwise: an AMI link sees long
+    /// answered calls with no news, and closes out its own calls first.
+    pub link_stale_after: HashMap<String, Duration>,
 }
 
 /// A call that is still going on.
 struct Live {
     id: i64,
+    direction: Direction,
     /// The pop shown at each extension it rang, without its extension.
     pop: Pop,
     /// Extensions that rang, and whether their ringing is over.
@@ -171,17 +181,35 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
                 self.leg_over(&key, &extension, LegOutcome::Missed, event.at)
                     .await
             }
-            EventKind::Transferred { from, to } => {
-                info!(call_id, from = %from, to = %to, "call transferred");
-                self.ring_leg(&key, &to, event.at).await;
+            EventKind::Transferred { from, to, kind } => {
+                info!(call_id, from = %from, to = %to, kind = kind.as_str(), "call transferred");
+                let transfer = Transfer {
+                    from,
+                    to,
+                    at: event.at,
+                    kind,
+                };
+                if let Err(e) = self.recorder.add_transfer(call_id, &transfer).await {
+                    error!(call_id, error = %format!("{e:#}"), "failed to record transfer");
+                }
+                self.ring_leg(&key, &transfer.to, event.at).await;
+            }
+            EventKind::Originated => {
+                if let Err(e) = self.recorder.mark_originated(call_id).await {
+                    error!(call_id, error = %format!("{e:#}"), "failed to mark call originated");
+                }
             }
             EventKind::Ended { abandoned } => {
-                let outcome = if abandoned {
-                    Outcome::Abandoned
-                } else {
-                    Outcome::Missed
+                let outcome = match (live.direction, abandoned) {
+                    (Direction::Outbound, _) => Outcome::Unanswered,
+                    (_, true) => Outcome::Abandoned,
+                    (_, false) => Outcome::Missed,
                 };
                 self.end(&key, outcome, event.at).await;
+            }
+            EventKind::Lost => {
+                warn!(call_id, link = %key.0, "link lost sight of call, closing it as interrupted");
+                self.end(&key, Outcome::Interrupted, event.at).await;
             }
         }
     }
@@ -200,7 +228,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             return self.ring_leg(&key, &extension, at).await;
         }
 
-        let identified = self.identify(&remote).await;
+        let identified = self.identify(direction, &remote).await;
         let new = new_call(&key, direction, &extension, &remote, &identified, at);
         let id = match self.recorder.open(&new).await {
             Ok(id) => id,
@@ -212,13 +240,18 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
         };
         info!(call_id = id, extension = %extension, matches = new.matches.len(), "call ringing");
 
+        // Only calls from outside pop: a rep placing a call, or calling a
+        // colleague, knows who is on the line.
         let pop = self.pop_for(id, &extension, &remote, identified, at);
-        self.hub.pop(pop.clone());
+        if direction == Direction::Inbound {
+            self.hub.pop(pop.clone());
+        }
         let legs = HashMap::from([(extension, false)]);
         self.live.insert(
             key,
             Live {
                 id,
+                direction,
                 pop,
                 legs,
                 answered_by: None,
@@ -228,8 +261,9 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
     }
 
     /// Looks the caller up, unless there is nothing to look up.
-    async fn identify(&self, remote: &Party) -> Identified {
-        let Some(number) = remote.number.as_deref().filter(|_| !remote.withheld) else {
+    async fn identify(&self, direction: Direction, remote: &Party) -> Identified {
+        let number = remote.number.as_deref().filter(|_| !remote.withheld);
+        let Some(number) = number.filter(|_| direction != Direction::Internal) else {
             return Identified::default();
         };
         match self.identify.identify(number).await {
@@ -296,11 +330,13 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
         }
         live.legs.insert(extension.to_owned(), false);
         live.last_news = at;
-        let pop = Pop {
-            extension: extension.to_owned(),
-            ..live.pop.clone()
-        };
-        self.hub.pop(pop);
+        if live.direction == Direction::Inbound {
+            let pop = Pop {
+                extension: extension.to_owned(),
+                ..live.pop.clone()
+            };
+            self.hub.pop(pop);
+        }
     }
 
     async fn answered(&mut self, key: &(String, String), extension: &str, at: DateTime<Utc>) {
@@ -308,6 +344,14 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             return;
         };
         if live.answered_by.is_some() {
+            // A call handed on: the new extension takes it over; who first
+            // answered stays on the record.
+            let id = live.id;
+            if live.legs.get(extension) == Some(&false) {
+                info!(call_id = id, extension, "transferred call answered");
+                self.leg_over(key, extension, LegOutcome::Answered, at).await;
+                self.hub.answered(extension, id);
+            }
             return;
         }
         live.answered_by = Some(extension.to_owned());
@@ -379,11 +423,15 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
 
     /// Closes calls that have had no news for too long: their end was lost.
     pub async fn close_stale(&mut self, now: DateTime<Utc>) {
-        let limit = chrono::Duration::from_std(self.settings.stale_after).unwrap_or_default();
+        let settings = &self.settings;
+        let limit = |link: &str| {
+            let after = settings.link_stale_after.get(link).unwrap_or(&settings.stale_after);
+            chrono::Duration::from_std(*after).unwrap_or(chrono::Duration::MAX)
+        };
         let stale: Vec<(String, String)> = self
             .live
             .iter()
-            .filter(|(_, live)| now - live.last_news >= limit)
+            .filter(|(key, live)| now - live.last_news >= limit(&key.0))
             .map(|(key, _)| key.clone())
             .collect();
         for key in stale {
@@ -494,6 +542,12 @@ mod tests {
         ) -> anyhow::Result<()> {
             self.note(format!("end {id} {} {}", o.as_str(), l.as_str()))
         }
+        async fn mark_originated(&self, id: i64) -> anyhow::Result<()> {
+            self.note(format!("originated {id}"))
+        }
+        async fn add_transfer(&self, id: i64, t: &Transfer) -> anyhow::Result<()> {
+            self.note(format!("transfer {id} {} {} {}", t.from, t.to, t.kind.as_str()))
+        }
     }
 
     /// Knows one customer, at +12125550100.
@@ -532,6 +586,7 @@ mod tests {
         let settings = Settings {
             base_url: "http://x/".into(),
             stale_after: Duration::from_secs(60),
+            link_stale_after: HashMap::new(),
         };
         (
             Tracker::new(memory, OneCustomer, hub.clone(), settings),

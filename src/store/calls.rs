@@ -5,7 +5,10 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::{from_millis, millis, on_pool, Store};
-use crate::calls::{CallFilter, CallMatch, CallRecord, Leg, LegOutcome, NewCall, Outcome};
+use crate::calls::{
+    CallFilter, CallMatch, CallRecord, Leg, LegOutcome, NewCall, Outcome, Transfer,
+};
+use crate::telephony::TransferKind;
 
 #[derive(sqlx::FromRow)]
 struct CallRow {
@@ -23,6 +26,7 @@ struct CallRow {
     answered_at: Option<i64>,
     ended_at: Option<i64>,
     outcome: Option<String>,
+    originated: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,7 +48,8 @@ struct LegRow {
 }
 
 const CALL_COLUMNS: &str = "id, link, pbx_call_id, direction, remote_raw, remote_e164, \
-    remote_name, withheld, extension, answered_by, started_at, answered_at, ended_at, outcome";
+    remote_name, withheld, extension, answered_by, started_at, answered_at, ended_at, outcome, \
+    originated";
 
 impl Store {
     /// Writes a call that has just started ringing, its first leg and every
@@ -208,6 +213,49 @@ impl Store {
         .with_context(|| format!("failed to close call {call_id}"))
     }
 
+    /// The id of the call a link reported under `pbx_call_id`.
+    pub async fn call_id_by_pbx(&self, link: &str, pbx_call_id: &str) -> anyhow::Result<Option<i64>> {
+        on_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM calls WHERE link = $1 AND pbx_call_id = $2")
+                .bind(link)
+                .bind(pbx_call_id)
+                .fetch_optional(pool)
+                .await
+        })
+        .with_context(|| format!("failed to find call {pbx_call_id} of link {link}"))
+    }
+
+    /// Marks a call as started by callpop.
+    pub async fn mark_originated(&self, call_id: i64) -> anyhow::Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("UPDATE calls SET originated = TRUE WHERE id = $1")
+                .bind(call_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .with_context(|| format!("failed to mark call {call_id} as originated"))
+    }
+
+    /// Records that a call was handed from one extension to another.
+    pub async fn add_transfer(&self, call_id: i64, transfer: &Transfer) -> anyhow::Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO call_transfers (call_id, from_ext, to_ext, kind, at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(call_id)
+            .bind(&transfer.from)
+            .bind(&transfer.to)
+            .bind(transfer.kind.as_str())
+            .bind(millis(transfer.at))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .with_context(|| format!("failed to record transfer of call {call_id}"))
+    }
+
     /// Closes every call still open as interrupted: at start-up for calls a
     /// crash left open, at shutdown for calls that will end unseen.
     /// Returns how many were closed.
@@ -254,6 +302,7 @@ impl Store {
             .map(|(_, m)| m)
             .collect();
         call.legs = self.legs_of(id).await?;
+        call.transfers = self.transfers_of(id).await?;
         Ok(Some(call))
     }
 
@@ -337,7 +386,43 @@ impl Store {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct TransferRow {
+    from_ext: String,
+    to_ext: String,
+    kind: String,
+    at: i64,
+}
+
+impl Store {
+    async fn transfers_of(&self, call_id: i64) -> anyhow::Result<Vec<Transfer>> {
+        let rows: Vec<TransferRow> = on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT from_ext, to_ext, kind, at FROM call_transfers \
+                 WHERE call_id = $1 ORDER BY at, id",
+            )
+            .bind(call_id)
+            .fetch_all(pool)
+            .await
+        })
+        .with_context(|| format!("failed to read transfers of call {call_id}"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Transfer {
+                from: r.from_ext,
+                to: r.to_ext,
+                at: from_millis(r.at),
+                kind: match r.kind.as_str() {
+                    "attended" => TransferKind::Attended,
+                    _ => TransferKind::Blind,
+                },
+            })
+            .collect())
+    }
+}
+
 fn record(r: CallRow) -> CallRecord {
+    let unavailable = r.remote_raw.is_none() && !r.withheld;
     CallRecord {
         id: r.id,
         link: r.link,
@@ -353,8 +438,11 @@ fn record(r: CallRow) -> CallRecord {
         answered_at: r.answered_at.map(from_millis),
         ended_at: r.ended_at.map(from_millis),
         outcome: r.outcome,
+        originated: r.originated,
+        unavailable,
         matches: Vec::new(),
         legs: Vec::new(),
+        transfers: Vec::new(),
     }
 }
 
@@ -404,5 +492,13 @@ impl crate::calls::tracker::Recorder for Store {
         open_legs: LegOutcome,
     ) -> anyhow::Result<()> {
         self.end_call(call_id, at, outcome, open_legs).await
+    }
+
+    async fn mark_originated(&self, call_id: i64) -> anyhow::Result<()> {
+        Store::mark_originated(self, call_id).await
+    }
+
+    async fn add_transfer(&self, call_id: i64, transfer: &Transfer) -> anyhow::Result<()> {
+        Store::add_transfer(self, call_id, transfer).await
     }
 }

@@ -12,6 +12,9 @@ use serde::Serialize;
 pub enum Direction {
     Inbound,
     Outbound,
+    /// Between two of the company's own phones: recorded, never looked up
+    /// or popped.
+    Internal,
 }
 
 impl Direction {
@@ -19,6 +22,7 @@ impl Direction {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
         }
     }
 }
@@ -61,8 +65,36 @@ pub enum EventKind {
     /// The ringing at `extension` stopped and nobody there answered.
     StoppedRinging { extension: String },
     /// The call moved from one extension to another.
-    Transferred { from: String, to: String },
+    Transferred {
+        from: String,
+        to: String,
+        kind: TransferKind,
+    },
+    /// callpop itself asked the PBX for this call (click-to-dial).
+    Originated,
     /// The call is over. `abandoned` when the caller gave up before anyone
     /// answered.
     Ended { abandoned: bool },
+    /// The link lost sight of the call and will not see it end: close it
+    /// with what is known.
+    Lost,
+}
+
+/// How a call was handed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferKind {
+    /// Put through without speaking to the new extension first.
+    Blind,
+    /// Put through after a consultation call with the new extension.
+    Attended,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Blind => "blind",
+            TransferKind::Attended => "attended",
+        }
+    }
 }
