@@ -2,6 +2,7 @@
 //! and the web side, started on listeners the caller bound and stopped
 //! together when the shutdown future completes.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::lookup::{Lookup, Normalizer};
 use crate::pop::Hub;
 use crate::store::Store;
-use crate::telephony::sip;
+use crate::telephony::{ami, sip};
 use crate::web::{self, AppState};
 
 /// Events links may queue ahead of the tracker before they wait for it.
@@ -97,6 +98,13 @@ pub async fn run(
     let settings = tracker::Settings {
         base_url: config.server.base_url.clone(),
         stale_after: Duration::from_secs(config.sip.stale_after_secs),
+        // An AMI link closes out its own calls; the tracker's sweep only
+        // backs it up.
+        link_stale_after: config
+            .links
+            .iter()
+            .map(|l| (l.name.clone(), Duration::from_secs(l.stale_after_secs + 60)))
+            .collect::<HashMap<_, _>>(),
     };
     let identify = StoreIdentify::new(lookup.clone(), store.clone());
     let tracker = Tracker::new(store.clone(), identify, hub.clone(), settings);
@@ -120,6 +128,14 @@ pub async fn run(
             stopped(stop_rx.clone()),
         )));
     }
+    let mut links = Vec::new();
+    let mut link_tasks = Vec::new();
+    for link in &config.links {
+        let (handle, task) = ami::start(link, events_tx.clone(), stopped(stop_rx.clone()));
+        info!(link = %link.name, host = %link.host, port = link.port, "ami link starting");
+        links.push(handle);
+        link_tasks.push(task);
+    }
     drop(events_tx);
 
     if config.pop.desktop {
@@ -135,6 +151,7 @@ pub async fn run(
         lookup,
         api_token: config.api.token.clone(),
         sip: sip_endpoint,
+        links,
     };
     let web = tokio::spawn(web::serve(listeners.web, state, stopped(stop_rx)));
 
@@ -144,6 +161,9 @@ pub async fn run(
     info!("shutting down");
     let _ = stop_tx.send(true);
     if let Some(task) = sip_task {
+        let _ = task.await;
+    }
+    for task in link_tasks {
         let _ = task.await;
     }
     let _ = tracker_stop_tx.send(true);

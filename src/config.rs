@@ -22,6 +22,73 @@ pub struct Config {
     pub phone: Phone,
     pub pop: Pop,
     pub api: Api,
+    /// Links to PBXs besides the built-in SIP endpoint.
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// One `[[links]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub kind: LinkKind,
+    pub name: String,
+    pub host: String,
+    #[serde(default = "ami_port")]
+    pub port: u16,
+    pub username: String,
+    pub secret: Secret,
+    #[serde(default)]
+    pub trunk_contexts: Vec<String>,
+    #[serde(default)]
+    pub internal_contexts: Vec<String>,
+    #[serde(default)]
+    pub trunks: Vec<String>,
+    #[serde(default)]
+    pub internal: Vec<String>,
+    #[serde(default)]
+    pub extensions: std::collections::HashMap<String, String>,
+    #[serde(default = "originate_channel")]
+    pub originate_channel: String,
+    #[serde(default = "originate_context")]
+    pub originate_context: String,
+    #[serde(default = "ping_secs")]
+    pub ping_secs: u64,
+    #[serde(default = "link_stale_after_secs")]
+    pub stale_after_secs: u64,
+    #[serde(default = "yes")]
+    pub ask_presentation: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// The Asterisk Manager Interface.
+    Ami,
+}
+
+fn ami_port() -> u16 {
+    5038
+}
+
+fn originate_channel() -> String {
+    "PJSIP/{extension}".into()
+}
+
+fn originate_context() -> String {
+    "from-internal".into()
+}
+
+fn ping_secs() -> u64 {
+    20
+}
+
+fn link_stale_after_secs() -> u64 {
+    4 * 3600
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -146,6 +213,7 @@ impl Config {
             (60..=7 * 86_400).contains(&stale),
             "invalid configuration: sip.stale_after_secs must be from 60 to 604800, got {stale}"
         );
+        self.check_links()?;
         anyhow::ensure!(
             crate::lookup::Normalizer::new(&self.phone.home_region).is_ok(),
             "invalid configuration: phone.home_region {:?} is not a known region code",
@@ -155,9 +223,91 @@ impl Config {
     }
 }
 
+impl Config {
+    fn check_links(&self) -> anyhow::Result<()> {
+        let mut names = std::collections::HashSet::from(["sip"]);
+        for (i, link) in self.links.iter().enumerate() {
+            let at = format!("invalid configuration: links[{i}]");
+            let name = &link.name;
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+                "{at}.name must be letters, digits, '-' or '_', got {name:?}"
+            );
+            anyhow::ensure!(names.insert(name), "{at}.name {name:?} is used twice");
+            anyhow::ensure!(!link.host.is_empty(), "{at}.host is empty");
+            anyhow::ensure!(link.port != 0, "{at}.port must not be 0");
+            anyhow::ensure!(
+                link.originate_channel.contains("{extension}"),
+                "{at}.originate_channel must contain {{extension}}, got {:?}",
+                link.originate_channel
+            );
+            anyhow::ensure!(
+                (1..=3600).contains(&link.ping_secs),
+                "{at}.ping_secs must be from 1 to 3600, got {}",
+                link.ping_secs
+            );
+            anyhow::ensure!(
+                (1..=7 * 86_400).contains(&link.stale_after_secs),
+                "{at}.stale_after_secs must be from 1 to 604800, got {}",
+                link.stale_after_secs
+            );
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ami_links_are_read_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("callpop.toml");
+        std::fs::write(
+            &file,
+            "[[links]]\nkind = \"ami\"\nname = \"office\"\nhost = \"10.0.0.5\"\n\
+             username = \"crm\"\nsecret = \"crmsecret\"\ntrunks = [\"PJSIP/5061\"]\n\
+             extensions = { \"DAHDI/7\" = \"112\" }\n\
+             [[links]]\nkind = \"ami\"\nname = \"branch\"\nhost = \"10.0.0.6\"\nport = 5039\n\
+             username = \"crm\"\nsecret = \"other\"\n",
+        )
+        .unwrap();
+        let config = Config::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(config.links.len(), 2);
+        let office = &config.links[0];
+        assert_eq!(office.kind, LinkKind::Ami);
+        assert_eq!((office.host.as_str(), office.port), ("10.0.0.5", 5038));
+        assert_eq!(office.trunks, ["PJSIP/5061"]);
+        assert_eq!(office.extensions.get("DAHDI/7").map(String::as_str), Some("112"));
+        assert_eq!(office.originate_channel, "PJSIP/{extension}");
+        assert!(office.ask_presentation);
+        assert_eq!(config.links[1].port, 5039);
+        assert!(!format!("{config:?}").contains("crmsecret"));
+    }
+
+    #[test]
+    fn bad_links_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("callpop.toml");
+        let base = "[[links]]\nkind = \"ami\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s\"\n";
+        let cases = [
+            ("name = \"sip\"\n", "links[0].name"),
+            ("name = \"a b\"\n", "links[0].name"),
+            ("name = \"x\"\nping_secs = 0\n", "links[0].ping_secs"),
+            ("name = \"x\"\noriginate_channel = \"SIP/201\"\n", "originate_channel"),
+            ("name = \"x\"\nkind2 = 1\n", "kind2"),
+        ];
+        for (extra, named) in cases {
+            std::fs::write(&file, format!("{base}{extra}")).unwrap();
+            let err = Config::load_from(Some(&file), env(&[])).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains(named), "{extra}: {text}");
+        }
+        std::fs::write(&file, base.replace("\"ami\"", "\"fax\"") + "name = \"x\"\n").unwrap();
+        let text = format!("{:#}", Config::load_from(Some(&file), env(&[])).unwrap_err());
+        assert!(text.contains("fax"), "{text}");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

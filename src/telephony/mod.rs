@@ -1,6 +1,7 @@
 //! Links to phone systems. Each link turns what one kind of PBX says into
 //! [`CallEvent`]s for the tracker; nothing past this module knows SIP or AMI.
 
+pub mod ami;
 pub mod sip;
 
 use chrono::{DateTime, Utc};
