@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod dial;
 mod error;
 mod metrics;
 mod pages;
@@ -10,7 +11,7 @@ mod pages;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -19,6 +20,7 @@ use crate::config::Secret;
 use crate::lookup::Lookup;
 use crate::pop::Hub;
 use crate::store::Store;
+use crate::telephony::ami;
 use crate::telephony::sip::Endpoint;
 
 pub use error::WebError;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub lookup: Arc<Lookup<Store>>,
     pub api_token: Option<Secret>,
     pub sip: Option<Arc<Endpoint>>,
+    /// The PBX links besides SIP (AMI), for their state and click-to-dial.
+    pub links: Vec<Arc<ami::Handle>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -39,6 +43,9 @@ pub fn router(state: AppState) -> Router {
         .route("/calls", get(api::calls))
         .route("/calls/{id}", get(api::call))
         .route("/lookup", get(api::lookup))
+        .route("/links", get(dial::links))
+        .route("/dial", post(dial::dial))
+        .route("/dial/{id}", get(dial::status))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

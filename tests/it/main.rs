@@ -1,6 +1,7 @@
 //! callpop's integration tests: the daemon on port 0 with a fresh database,
 //! driven by real peers (sipp, raw Asterisk INVITEs, the built binary).
 
+mod ami_server;
 mod helpers;
 
 mod daemon;

@@ -1,0 +1,149 @@
+//! Click-to-dial and the links' state: `POST /api/v1/dial` rings the rep's
+//! phone through an AMI link and dials the number once they pick up;
+//! `GET /api/v1/dial/{id}` says what became of it.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{AppState, WebError};
+use crate::telephony::ami::{self, Dial, DialState};
+
+/// `GET /api/v1/links`: every PBX link and whether it is up.
+pub async fn links(State(state): State<AppState>) -> Json<Vec<ami::Status>> {
+    Json(state.links.iter().map(|l| l.status()).collect())
+}
+
+#[derive(Deserialize)]
+pub struct DialRequest {
+    number: String,
+    extension: String,
+    link: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct DialView {
+    id: String,
+    link: String,
+    extension: String,
+    number: String,
+    state: DialState,
+    reason: Option<String>,
+    /// The call record that followed, once there is one.
+    call_id: Option<i64>,
+}
+
+/// `POST /api/v1/dial {number, extension, link?}`.
+// FIXME(users): the extension is named in the request until reps sign in;
+// then it is the signed-in rep's own.
+pub async fn dial(
+    State(state): State<AppState>,
+    Json(request): Json<DialRequest>,
+) -> Result<(StatusCode, Json<DialView>), WebError> {
+    let number = dialable(&request.number)?;
+    let extension = request.extension.trim();
+    let extension_ok = !extension.is_empty()
+        && extension.len() <= 32
+        && extension.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+    if !extension_ok {
+        return Err(WebError::BadRequest(
+            "extension must be letters and digits".into(),
+        ));
+    }
+    let link = pick_link(&state, request.link.as_deref())?;
+    let dial = link
+        .originate(extension, &number)
+        .map_err(|e| WebError::Unavailable(e.to_string()))?;
+    Ok((StatusCode::ACCEPTED, Json(view(dial, None))))
+}
+
+/// `GET /api/v1/dial/{id}`.
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DialView>, WebError> {
+    let dial = state
+        .links
+        .iter()
+        .find_map(|l| l.dial(&id))
+        .ok_or(WebError::NotFound)?;
+    let call_id = match &dial.linkedid {
+        Some(linkedid) => state.store.call_id_by_pbx(&dial.link, linkedid).await?,
+        None => None,
+    };
+    Ok(Json(view(dial, call_id)))
+}
+
+fn view(dial: Dial, call_id: Option<i64>) -> DialView {
+    DialView {
+        id: dial.id,
+        link: dial.link,
+        extension: dial.extension,
+        number: dial.number,
+        state: dial.state,
+        reason: dial.reason,
+        call_id,
+    }
+}
+
+/// The number as the PBX should dial it: digits, `+`, `*` and `#`, with
+/// the spaces, dashes, dots and brackets people write removed. Anything
+/// else is refused, so nothing but a number reaches the dialplan.
+fn dialable(number: &str) -> Result<String, WebError> {
+    let refuse = || {
+        WebError::BadRequest(
+            "number may hold only digits, spaces and + - ( ) . * #".into(),
+        )
+    };
+    let mut out = String::new();
+    for c in number.trim().chars() {
+        match c {
+            '0'..='9' | '*' | '#' => out.push(c),
+            '+' if out.is_empty() => out.push(c),
+            ' ' | '-' | '(' | ')' | '.' => {}
+            _ => return Err(refuse()),
+        }
+    }
+    if !out.bytes().any(|b| b.is_ascii_digit()) || out.len() > 32 {
+        return Err(refuse());
+    }
+    Ok(out)
+}
+
+fn pick_link(state: &AppState, name: Option<&str>) -> Result<Arc<ami::Handle>, WebError> {
+    let found = match name {
+        Some(name) => state.links.iter().find(|l| l.name == name),
+        None if state.links.len() == 1 => state.links.first(),
+        None if state.links.is_empty() => {
+            return Err(WebError::Unavailable(
+                "click-to-dial needs an AMI link in [[links]]".into(),
+            ))
+        }
+        None => {
+            return Err(WebError::BadRequest(
+                "several links: say which one with \"link\"".into(),
+            ))
+        }
+    };
+    found
+        .cloned()
+        .ok_or_else(|| WebError::BadRequest("no such link".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_cleaned_or_refused() {
+        assert_eq!(dialable("+1 (555) 019-902").unwrap(), "+1555019902");
+        assert_eq!(dialable(" 0044.20.7946.0958 ").unwrap(), "00442079460958");
+        assert_eq!(dialable("*72#").unwrap(), "*72#");
+        for bad in ["", "abc", "+", "555\r\nAction: Logoff", "5+5", "555;1", "1".repeat(40).as_str()] {
+            assert!(dialable(bad).is_err(), "{bad:?}");
+        }
+    }
+}
