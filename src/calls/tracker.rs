@@ -50,6 +50,7 @@ pub trait Recorder: Send + Sync {
         open_legs: LegOutcome,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
     fn mark_originated(&self, call_id: i64) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn withhold_caller(&self, call_id: i64) -> impl Future<Output = anyhow::Result<()>> + Send;
     fn add_transfer(
         &self,
         call_id: i64,
@@ -99,6 +100,8 @@ struct Live {
     /// Extensions that rang, and whether their ringing is over.
     legs: HashMap<String, bool>,
     answered_by: Option<String>,
+    /// When callpop last heard of it, by its own clock: a PBX's event
+    /// times may run behind or ahead.
     last_news: DateTime<Utc>,
 }
 
@@ -168,7 +171,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             debug!(link = %key.0, pbx_call_id = %key.1, "event for a call not seen ringing");
             return;
         };
-        live.last_news = event.at;
+        live.last_news = Utc::now();
         let call_id = live.id;
         match event.kind {
             EventKind::Ringing { .. } => unreachable!("handled above"),
@@ -197,6 +200,14 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             EventKind::Originated => {
                 if let Err(e) = self.recorder.mark_originated(call_id).await {
                     error!(call_id, error = %format!("{e:#}"), "failed to mark call originated");
+                }
+            }
+            EventKind::Withheld => {
+                // The pops already shown keep the number: a known gap, rare
+                // because the link waits for the answer before it pops.
+                warn!(call_id, "caller restricted presentation, known only after the pop");
+                if let Err(e) = self.recorder.withhold_caller(call_id).await {
+                    error!(call_id, error = %format!("{e:#}"), "failed to withhold caller");
                 }
             }
             EventKind::Ended { abandoned } => {
@@ -255,7 +266,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
                 pop,
                 legs,
                 answered_by: None,
-                last_news: at,
+                last_news: Utc::now(),
             },
         );
     }
@@ -329,7 +340,7 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             error!(call_id = live.id, extension, error = %format!("{e:#}"), "failed to record leg");
         }
         live.legs.insert(extension.to_owned(), false);
-        live.last_news = at;
+        live.last_news = Utc::now();
         if live.direction == Direction::Inbound {
             let pop = Pop {
                 extension: extension.to_owned(),
@@ -544,6 +555,9 @@ mod tests {
         }
         async fn mark_originated(&self, id: i64) -> anyhow::Result<()> {
             self.note(format!("originated {id}"))
+        }
+        async fn withhold_caller(&self, id: i64) -> anyhow::Result<()> {
+            self.note(format!("withheld {id}"))
         }
         async fn add_transfer(&self, id: i64, t: &Transfer) -> anyhow::Result<()> {
             self.note(format!("transfer {id} {} {} {}", t.from, t.to, t.kind.as_str()))

@@ -237,6 +237,27 @@ impl Store {
         .with_context(|| format!("failed to mark call {call_id} as originated"))
     }
 
+    /// Forgets a call's number and its customer matches: the caller had
+    /// restricted presentation, and the PBX said so late.
+    pub async fn withhold_caller(&self, call_id: i64) -> anyhow::Result<()> {
+        on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE calls SET withheld = TRUE, remote_raw = NULL, remote_e164 = NULL \
+                 WHERE id = $1",
+            )
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM call_matches WHERE call_id = $1")
+                .bind(call_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }.await)
+        .with_context(|| format!("failed to withhold the caller of call {call_id}"))
+    }
+
     /// Records that a call was handed from one extension to another.
     pub async fn add_transfer(&self, call_id: i64, transfer: &Transfer) -> anyhow::Result<()> {
         on_pool!(self, pool => {
@@ -500,5 +521,9 @@ impl crate::calls::tracker::Recorder for Store {
 
     async fn add_transfer(&self, call_id: i64, transfer: &Transfer) -> anyhow::Result<()> {
         Store::add_transfer(self, call_id, transfer).await
+    }
+
+    async fn withhold_caller(&self, call_id: i64) -> anyhow::Result<()> {
+        Store::withhold_caller(self, call_id).await
     }
 }

@@ -73,6 +73,9 @@ pub enum EventKind {
     },
     /// callpop itself asked the PBX for this call (click-to-dial).
     Originated,
+    /// The caller turned out to have restricted their number after the call
+    /// was recorded with it: forget the number and whom it matched.
+    Withheld,
     /// The call is over. `abandoned` when the caller gave up before anyone
     /// answered.
     Ended { abandoned: bool },

@@ -90,6 +90,9 @@ struct Channel {
 enum Presentation {
     NotAsked,
     Waiting { until: DateTime<Utc> },
+    /// The wait ran out and the call went ahead with the number; an answer
+    /// that comes later can still withhold it.
+    Overdue,
     Known,
 }
 
@@ -109,6 +112,8 @@ struct Call {
     held: Vec<CallEvent>,
     /// Real (non-Local) channels still up.
     channels: usize,
+    /// Its last channel hung up; it stays only to hear its presentation.
+    over: bool,
     last_news: DateTime<Utc>,
 }
 
@@ -226,22 +231,43 @@ impl Assembler {
         let Some(call) = self.calls.get_mut(linkedid) else {
             return;
         };
-        if !matches!(call.presentation, Presentation::Waiting { .. }) {
+        let restricted = value.is_some_and(|v| v.to_ascii_lowercase().starts_with("prohib"));
+        let late = match call.presentation {
+            Presentation::Waiting { .. } => false,
+            Presentation::Overdue => true,
+            Presentation::NotAsked | Presentation::Known => return,
+        };
+        call.presentation = Presentation::Known;
+        if !restricted || call.remote.withheld {
+            self.release(linkedid, out);
             return;
         }
-        call.presentation = Presentation::Known;
-        let restricted = value.is_some_and(|v| v.to_ascii_lowercase().starts_with("prohib"));
-        if restricted {
-            debug!(link = %self.link, linkedid, "caller restricted presentation");
-            call.remote.withheld = true;
-            call.remote.number = None;
+
+        debug!(link = %self.link, linkedid, "caller restricted presentation");
+        call.remote.withheld = true;
+        call.remote.number = None;
+        if late && call.opened {
+            let event = self.event(linkedid, self.now, EventKind::Withheld);
+            out.events.push(event);
         }
+        self.release(linkedid, out);
+    }
+
+    /// Sends what a call held back while it waited for its presentation,
+    /// with the caller as now known, and lets go of a call that is over.
+    fn release(&mut self, linkedid: &str, out: &mut Output) {
+        let Some(call) = self.calls.get_mut(linkedid) else {
+            return;
+        };
         let remote = call.remote.clone();
         for mut event in call.held.drain(..) {
             if let EventKind::Ringing { remote: r, .. } = &mut event.kind {
                 *r = remote.clone();
             }
             out.events.push(event);
+        }
+        if call.over && call.presentation != Presentation::Overdue {
+            self.calls.remove(linkedid);
         }
     }
 
@@ -275,8 +301,12 @@ impl Assembler {
             .map(|(id, _)| id.clone())
             .collect();
         for linkedid in overdue {
+            // Popping on time matters more; a late answer still counts.
             debug!(link = %self.link, linkedid = %linkedid, "no presentation answer in time");
-            self.presentation(&linkedid, None, out);
+            if let Some(call) = self.calls.get_mut(&linkedid) {
+                call.presentation = Presentation::Overdue;
+            }
+            self.release(&linkedid, out);
         }
 
         let stale_after = self.settings.stale_after;
@@ -289,7 +319,7 @@ impl Assembler {
         for linkedid in stale {
             if let Some(call) = self.calls.remove(&linkedid) {
                 out.events.extend(call.held);
-                if call.opened {
+                if call.opened && !call.over {
                     out.events.push(self.event(&linkedid, now, EventKind::Lost));
                 }
             }
@@ -423,6 +453,7 @@ impl Assembler {
             presentation: Presentation::NotAsked,
             held: Vec::new(),
             channels: 0,
+            over: false,
             last_news: self.now,
         };
         match side {
@@ -662,22 +693,29 @@ impl Assembler {
             self.emit(&ch.linkedid, at, kind, out);
         }
 
-        let Some(call) = self.calls.get(&ch.linkedid) else {
+        let Some(call) = self.calls.get_mut(&ch.linkedid) else {
             return;
         };
-        if call.channels > 0 {
+        if call.channels > 0 || call.over {
             return;
         }
-        let call = self.calls.remove(&ch.linkedid).expect("looked up above");
         if !call.opened {
+            self.calls.remove(&ch.linkedid);
             debug!(link = %self.link, linkedid = %ch.linkedid, "call ended without ringing a phone");
             return;
         }
-        out.events.extend(call.held);
+
+        // A call still waiting to hear whether its caller may be shown
+        // ends once it has heard (or given up waiting), so that its number
+        // is never recorded before the answer.
+        call.over = true;
+        let waiting = matches!(call.presentation, Presentation::Waiting { .. });
         let abandoned = call.caller_gave_up && !call.answered;
-        out.events
-            .push(self.event(&ch.linkedid, at, EventKind::Ended { abandoned }));
+        self.emit(&ch.linkedid, at, EventKind::Ended { abandoned }, out);
         self.channels.retain(|_, c| c.linkedid != ch.linkedid);
+        if !waiting {
+            self.calls.remove(&ch.linkedid);
+        }
     }
 
     fn blind_transfer(&mut self, msg: &Message<'_>, at: DateTime<Utc>, out: &mut Output) {

@@ -75,6 +75,7 @@ fn lines(events: &[CallEvent]) -> Vec<String> {
             }
             EventKind::Originated => "originated".into(),
             EventKind::Ended { abandoned } => format!("ended abandoned={abandoned}"),
+            EventKind::Withheld => "withheld".into(),
             EventKind::Lost => "lost".into(),
         })
         .collect()
@@ -407,6 +408,58 @@ fn a_presentation_answer_that_never_comes_does_not_hold_the_pop_for_long() {
         lines(&out.events),
         ["ring inbound 201 +1555010011 withheld=false"]
     );
+}
+
+#[test]
+fn a_call_over_before_its_presentation_answer_waits_for_it() {
+    let mut settings = fixture_settings();
+    settings.ask_presentation = true;
+    let mut assembler = Assembler::new("office", settings);
+    let mut out = feed(&mut assembler, &transcript("ami-a-inbound-answered.txt"), true);
+    assert!(out.events.is_empty(), "nothing leaves before the answer: {:?}", lines(&out.events));
+    let Some(Ask::Presentation { linkedid, .. }) = out.asks.first().cloned() else {
+        panic!("presentation not asked")
+    };
+
+    assembler.presentation(&linkedid, Some("prohib_passed_screen"), &mut out);
+    assert_eq!(
+        lines(&out.events),
+        ["ring inbound 201 - withheld=true", "answered 201", "ended abandoned=false"]
+    );
+    assert_eq!(assembler.live_calls(), 0);
+}
+
+#[test]
+fn a_restricted_answer_after_the_wait_withholds_the_caller_late() {
+    let mut settings = fixture_settings();
+    settings.ask_presentation = true;
+    let mut assembler = Assembler::new("office", settings);
+    let bytes = transcript("ami-a-inbound-answered.txt");
+    let cut = find(&bytes, b"Event: DialState");
+    let mut out = feed(&mut assembler, &bytes[..cut], true);
+    let Some(Ask::Presentation { linkedid, .. }) = out.asks.first().cloned() else {
+        panic!("presentation not asked")
+    };
+    assembler.tick(start() + Duration::seconds(3600), &mut out);
+    let mut framer = Framer::without_banner();
+    framer.push(&bytes[cut..]);
+    while let Some(frame) = framer.next() {
+        let Frame::Message(msg) = frame else { continue };
+        assembler.handle(&msg, start() + Duration::seconds(3601), &mut out);
+    }
+    assert_eq!(assembler.live_calls(), 1, "kept to hear the answer");
+
+    assembler.presentation(&linkedid, Some("prohib_passed_screen"), &mut out);
+    assert_eq!(
+        lines(&out.events),
+        [
+            "ring inbound 201 +1555010011 withheld=false",
+            "answered 201",
+            "ended abandoned=false",
+            "withheld"
+        ]
+    );
+    assert_eq!(assembler.live_calls(), 0);
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
