@@ -33,14 +33,22 @@ pub struct TestApp {
 /// Starts the daemon with the built-in defaults, a fresh database and
 /// `env` as extra `CALLPOP_` variables.
 pub async fn spawn_app(env: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_config(env, "").await
+}
+
+/// Starts the daemon as [`spawn_app`] does, with `toml` as its config file
+/// (say `[[links]]` entries).
+pub async fn spawn_app_with_config(env: &[(&str, &str)], toml: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("callpop.toml");
+    std::fs::write(&file, toml).unwrap();
     let url = format!("sqlite://{}", dir.path().join("callpop.db").display());
     let mut vars = vec![
         ("CALLPOP_DATABASE__URL".to_string(), url.clone()),
         ("CALLPOP_API__TOKEN".to_string(), TOKEN.to_string()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut config = Config::load_from(None, vars).expect("test config");
+    let mut config = Config::load_from(Some(&file), vars).expect("test config");
 
     let web = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sip = app::bind_sip("127.0.0.1:0".parse().unwrap()).await.unwrap();

@@ -4,6 +4,7 @@
 mod ami_server;
 mod helpers;
 
+mod ami;
 mod daemon;
 mod import;
 mod lookup;
