@@ -557,17 +557,9 @@ async fn a_name_with_markup_and_unicode_is_stored_exactly_and_shown_as_text() {
     assert_eq!(pops["201"][0].data["pop"]["name"], MARKUP_NAME);
 
     // The call page escapes it: text, never markup.
-    let page = rig.app.url(&format!("/calls/{}", call["id"]));
-    let html = rig
-        .app
-        .client
-        .get(page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let mut browser = crate::helpers::admin_browser(&rig.app).await;
+    let page = format!("/calls/{}", call["id"]);
+    let html = browser.get(&page).await.text().await.unwrap();
     let heading = html
         .split("<h1>")
         .nth(1)
@@ -948,17 +940,9 @@ async fn field_case_19_unknown_empty_and_anonymous_callers_are_recorded_and_matc
         assert_eq!(call["outcome"], "missed", "{call:#}");
         assert_eq!(legs(call), leg_list(&[("201", "missed")]), "{call:#}");
 
-        let page = rig.app.url(&format!("/calls/{}", call["id"]));
-        let html = rig
-            .app
-            .client
-            .get(page)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let mut browser = crate::helpers::admin_browser(&rig.app).await;
+        let page = format!("/calls/{}", call["id"]);
+        let html = browser.get(&page).await.text().await.unwrap();
         assert!(
             !html.contains("unknown&gt;") && !html.contains("<unknown>"),
             "{html}"

@@ -86,6 +86,10 @@ struct Channel {
     last_news: DateTime<Utc>,
 }
 
+/// How long an ended call still listens for a presentation answer that
+/// came too late to hold its pop.
+const LATE_ANSWER: chrono::Duration = chrono::Duration::seconds(10);
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Presentation {
     NotAsked,
@@ -308,6 +312,11 @@ impl Assembler {
             }
             self.release(&linkedid, out);
         }
+
+        // An ended call kept for an overdue answer waits only so long.
+        self.calls.retain(|_, c| {
+            !(c.over && c.presentation == Presentation::Overdue && now - c.last_news > LATE_ANSWER)
+        });
 
         let stale_after = self.settings.stale_after;
         let stale: Vec<String> = self
@@ -709,11 +718,14 @@ impl Assembler {
         // ends once it has heard (or given up waiting), so that its number
         // is never recorded before the answer.
         call.over = true;
-        let waiting = matches!(call.presentation, Presentation::Waiting { .. });
+        let asking = matches!(
+            call.presentation,
+            Presentation::Waiting { .. } | Presentation::Overdue
+        );
         let abandoned = call.caller_gave_up && !call.answered;
         self.emit(&ch.linkedid, at, EventKind::Ended { abandoned }, out);
         self.channels.retain(|_, c| c.linkedid != ch.linkedid);
-        if !waiting {
+        if !asking {
             self.calls.remove(&ch.linkedid);
         }
     }

@@ -462,6 +462,30 @@ fn a_restricted_answer_after_the_wait_withholds_the_caller_late() {
     assert_eq!(assembler.live_calls(), 0);
 }
 
+#[test]
+fn an_ended_call_stops_listening_for_an_overdue_answer_after_a_while() {
+    let mut settings = fixture_settings();
+    settings.ask_presentation = true;
+    let mut assembler = Assembler::new("office", settings);
+    let bytes = transcript("ami-a-inbound-answered.txt");
+    let cut = find(&bytes, b"Event: DialState");
+    let mut out = feed(&mut assembler, &bytes[..cut], true);
+    let overdue = start() + Duration::seconds(3600);
+    assembler.tick(overdue, &mut out);
+    let mut framer = Framer::without_banner();
+    framer.push(&bytes[cut..]);
+    while let Some(frame) = framer.next() {
+        let Frame::Message(msg) = frame else { continue };
+        assembler.handle(&msg, overdue, &mut out);
+    }
+    assembler.tick(overdue + Duration::seconds(5), &mut out);
+    assert_eq!(assembler.live_calls(), 1);
+
+    assembler.tick(overdue + Duration::seconds(11), &mut out);
+    assert_eq!(assembler.live_calls(), 0);
+    assert_eq!(lines(&out.events).last().map(String::as_str), Some("ended abandoned=false"));
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
     haystack
         .windows(needle.len())
