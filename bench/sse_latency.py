@@ -2,7 +2,8 @@
 """sse_latency.py: how long after a call rang its pop reached the SSE stream.
 
     bench/sse_latency.py --url http://127.0.0.1:8080/api/v1/pops?extension=201 \
-        --token TOKEN [--expect N] [--ready FILE] [--json FILE] [--samples FILE]
+        --token TOKEN [--expect N] [--ready FILE] [--json FILE] [--samples FILE] \
+        [--pops FILE]
 
 Connects to callpop's pop stream (server-sent events), stamps every event
 with time.time() the moment its bytes are read from the socket, and for each
@@ -14,8 +15,10 @@ It stops when it has had EXPECT pops and EXPECT withdraws, when nothing came
 for --idle seconds (after the first event), at --deadline, or on SIGTERM /
 SIGINT; then it prints p50 / p90 / p99 / p99.9 / max of the latencies and the
 counts, and writes them as JSON to --json.  --samples gets one latency (ms)
-per line, in arrival order.  --ready is created once the stream's response
-headers have come, i.e. once the hub has the subscription.
+per line, in arrival order; --pops one line per pop: call id, rang_at (epoch
+seconds), the caller as written, arrival, tab-separated.  --ready is created
+once the stream's response headers have come, i.e. once the hub has the
+subscription.
 
 Only the Python 3 standard library; HTTP/1.1 is spoken directly over a
 socket (chunked or plain body) so that a read timeout never loses data.
@@ -171,6 +174,7 @@ def main():
     ap.add_argument("--ready", help="file created once the stream is open")
     ap.add_argument("--json", help="write the summary here as JSON")
     ap.add_argument("--samples", help="write every latency (ms) here")
+    ap.add_argument("--pops", help="write every pop (call id, rang_at, caller) here")
     args = ap.parse_args()
 
     stop = {"why": None}
@@ -188,6 +192,7 @@ def main():
             f.write(f"{started}\n")
 
     latencies = []  # seconds, in arrival order
+    pop_rows = []  # (call id, rang_at, caller, arrival)
     pop_ids, withdraw_ids = set(), set()
     counts = {"pop": 0, "withdraw": 0, "other": 0, "bad": 0}
     first_arrival = last_arrival = None
@@ -208,6 +213,7 @@ def main():
                 rang = parse_rfc3339(obj["pop"]["rang_at"])
                 latencies.append(arrival - rang)
                 pop_ids.add(obj.get("call_id"))
+                pop_rows.append((obj.get("call_id"), rang, obj["pop"]["caller"], arrival))
             except (ValueError, KeyError, TypeError):
                 counts["bad"] += 1
         elif kind == "withdraw":
@@ -295,6 +301,10 @@ def main():
         with open(args.samples, "w") as f:
             for x in latencies:
                 f.write(f"{x * 1000:.3f}\n")
+    if args.pops:
+        with open(args.pops, "w") as f:
+            for call_id, rang, caller, arrival in pop_rows:
+                f.write(f"{call_id}\t{rang:.6f}\t{caller}\t{arrival:.6f}\n")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)

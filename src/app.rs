@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use crate::auth::throttle::Throttle;
 use crate::calls::identify::StoreIdentify;
 use crate::calls::tracker::{self, Tracker};
 use crate::config::Config;
@@ -88,6 +89,8 @@ pub async fn run(
         );
     }
 
+    announce_setup(&store, &config.server.base_url).await?;
+
     let normalizer = Normalizer::new(&config.phone.home_region)?;
     let lookup = Arc::new(Lookup::new(store.clone(), normalizer));
     let hub = Hub::new();
@@ -152,6 +155,8 @@ pub async fn run(
         api_token: config.api.token.clone(),
         sip: sip_endpoint,
         links,
+        base_url: config.server.base_url.clone(),
+        throttle: Arc::new(Throttle::new()),
     };
     let web = tokio::spawn(web::serve(listeners.web, state, stopped(stop_rx)));
 
@@ -172,6 +177,19 @@ pub async fn run(
     let _ = web.await;
     store.close().await;
     info!("stopped");
+    Ok(())
+}
+
+/// With no user yet, nobody can sign in: print a one-time link that
+/// creates the first admin. It goes to standard error, not the log, since
+/// it is a credential and logs travel.
+async fn announce_setup(store: &Store, base_url: &str) -> anyhow::Result<()> {
+    if store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let token = web::new_setup_link(store).await?;
+    warn!("no users yet: open the setup link printed below, or run callpop user add");
+    eprintln!("create the first admin at {}/setup/{token}", base_url.trim_end_matches('/'));
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! callpop: call events in from the phone system, screen pops and call
 //! records out, and a small CRM of customers and topics around them.
 
+pub mod agent;
 pub mod app;
+pub mod auth;
 pub mod calls;
 pub mod cli;
 pub mod config;

@@ -147,5 +147,8 @@ pub struct CallFilter {
     pub until: Option<DateTime<Utc>>,
     pub extension: Option<String>,
     pub direction: Option<Direction>,
+    /// Only calls that rang, were answered or were transferred at one of
+    /// this user's extensions.
+    pub user_id: Option<i64>,
     pub limit: i64,
 }

@@ -1,7 +1,9 @@
 //! The command line: what each `callpop` command does, in terms of the
 //! library.
 
+mod agent;
 mod healthcheck;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,18 @@ enum Command {
         #[arg(long)]
         answered: bool,
     },
+    /// Users: add, list, set a password.
+    User {
+        #[command(subcommand)]
+        what: users::UserCommand,
+    },
+    /// API tokens for the desktop agent and scripts.
+    Token {
+        #[command(subcommand)]
+        what: users::TokenCommand,
+    },
+    /// The desktop agent: pops from a callpop server on this desktop.
+    Agent(agent::AgentArgs),
     /// Exit 0 when the daemon answers on server.listen.
     Healthcheck,
 }
@@ -121,8 +135,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trial::place(&call).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::User { what } => {
+            with_store(&config, async |store| users::user(store, what).await).await
+        }
+        Command::Token { what } => {
+            with_store(&config, async |store| users::token(store, what).await).await
+        }
+        Command::Agent(args) => agent::run(args).await,
         Command::Healthcheck => healthcheck::check(config.server.listen).await,
     }
+}
+
+/// Opens the store, runs `work` on it, and closes it whatever happened.
+async fn with_store(
+    config: &Config,
+    work: impl AsyncFnOnce(&Store) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(config.database.url.expose()).await?;
+    let result = work(&store).await;
+    store.close().await;
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {

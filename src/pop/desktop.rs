@@ -7,12 +7,14 @@ use std::future::Future;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
-use super::hub::{EventKind, Hub, Pop};
-use super::notify::{DesktopNotifier, NotifyError, PopView, XdgOpen};
+use super::hub::Hub;
+use super::notify::{DesktopNotifier, NotifyError, XdgOpen};
+use super::screen::Screen;
 
 /// Shows the hub's pops on the local desktop until `shutdown` completes.
 pub async fn follow(hub: Hub, shutdown: impl Future<Output = ()>) {
     let notifier = DesktopNotifier::new(XdgOpen);
+    let mut screen = Screen::new();
     let sub = hub.subscribe(None, None);
     let (mut missed, mut events) = (sub.missed.into_iter(), sub.events);
     tokio::pin!(shutdown);
@@ -25,7 +27,7 @@ pub async fn follow(hub: Hub, shutdown: impl Future<Output = ()>) {
             Some(event) => Ok(event),
             None => tokio::select! {
                 event = events.recv() => event,
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => break,
             },
         };
         let event = match event {
@@ -34,51 +36,21 @@ pub async fn follow(hub: Hub, shutdown: impl Future<Output = ()>) {
                 warn!(skipped = n, "desktop pops fell behind");
                 continue;
             }
-            Err(RecvError::Closed) => return,
+            Err(RecvError::Closed) => break,
         };
 
-        let shown = match (&event.kind, &event.pop) {
-            (EventKind::Pop, Some(pop)) => notifier.show(&view(pop)).await,
-            (EventKind::Answered, Some(pop)) => notifier.mark_answered(&view(pop)).await,
-            _ => {
-                notifier.withdraw(event.call_id).await;
-                Ok(())
-            }
+        let Some(change) = screen.event(&event) else {
+            continue;
         };
         // Say it once: a desktop without a notification service stays so.
-        if let Err(e) = shown {
+        if let Err(e) = notifier.apply(&change).await {
             if !warned || !matches!(e, NotifyError::NoService) {
                 warn!(call_id = event.call_id, error = %e, "desktop pop not shown");
             }
             warned = true;
         }
     }
-}
-
-fn view(pop: &Pop) -> PopView {
-    let first = pop.matches.iter().find(|m| m.open_topics > 0);
-    PopView {
-        call_id: pop.call_id,
-        caller: pop.caller.clone(),
-        name: pop.name.clone(),
-        withheld: pop.withheld,
-        customers: pop.matches.iter().map(label).collect(),
-        open_topics: pop
-            .matches
-            .iter()
-            .map(|m| m.open_topics.clamp(0, u32::MAX as i64) as u32)
-            .sum(),
-        latest_topic: first.and_then(|m| m.latest_topic.clone()),
-        link: pop.link.clone(),
-        answered: pop.answered,
-    }
-}
-
-fn label(m: &super::hub::PopMatch) -> String {
-    match &m.contact {
-        Some(contact) => format!("{contact} ({})", m.customer),
-        None => m.customer.clone(),
-    }
+    notifier.withdraw_all().await;
 }
 
 #[cfg(test)]
@@ -86,7 +58,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::pop::hub::PopMatch;
+    use crate::pop::hub::{Pop, PopMatch};
     use crate::pop::notify::test_server::{PrivateBus, Server};
 
     fn pop(call_id: i64) -> Pop {
@@ -137,7 +109,7 @@ mod tests {
 
         // A pop showing before the notifier started is shown too.
         let first = until(|| server.notifies().first().cloned()).await;
-        assert!(first.summary.contains("Acme"), "{first:?}");
+        assert_eq!(first.summary, "Call from Acme", "{first:?}");
         assert!(first.body.contains("(212) 555-0100"), "{first:?}");
 
         hub.pop(pop(2));

@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 /// Events a slow listener may fall behind by before it misses some.
 const BACKLOG: usize = 4096;
 
 /// What a rep's screen shows for a ringing call.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pop {
     pub call_id: i64,
     pub extension: String,
@@ -37,7 +37,7 @@ pub struct Pop {
     pub answered: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PopMatch {
     pub customer_id: i64,
     pub customer: String,
@@ -48,7 +48,7 @@ pub struct PopMatch {
     pub latest_topic: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// A call rings at the extension.
@@ -69,7 +69,7 @@ impl EventKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PopEvent {
     pub seq: u64,
     pub kind: EventKind,
@@ -108,8 +108,12 @@ impl Default for Inner {
     }
 }
 
-/// A listener: the pops it missed, then everything new.
+/// A listener: what shows now, the pops it missed, then everything new.
 pub struct Subscription {
+    /// Every pop showing when it subscribed, seen or not, oldest first: a
+    /// listener that reconnects closes what it shows that is not here.
+    pub showing: Vec<Arc<PopEvent>>,
+    /// The pops of `showing` it has not seen.
     pub missed: Vec<Arc<PopEvent>>,
     pub events: broadcast::Receiver<Arc<PopEvent>>,
 }
@@ -161,15 +165,19 @@ impl Hub {
         // Subscribe before reading the replay so nothing falls between.
         let events = self.inner.tx.subscribe();
         let after = after.unwrap_or(0);
-        let mut missed: Vec<Arc<PopEvent>> = self
+        let mut showing: Vec<Arc<PopEvent>> = self
             .showing()
             .values()
             .filter(|e| extension.is_none_or(|x| e.extension == x))
-            .filter(|e| e.seq > after)
             .cloned()
             .collect();
-        missed.sort_by_key(|e| e.seq);
-        Subscription { missed, events }
+        showing.sort_by_key(|e| e.seq);
+        let missed = showing.iter().filter(|e| e.seq > after).cloned().collect();
+        Subscription {
+            showing,
+            missed,
+            events,
+        }
     }
 
     /// Ends every listener's stream: the daemon is stopping.
@@ -278,8 +286,12 @@ mod tests {
         hub.pop(pop("201", 4));
         hub.withdraw("201", 4);
 
-        let missed = hub.subscribe(Some("201"), Some(seen)).missed;
-        let calls: Vec<i64> = missed.iter().map(|e| e.call_id).collect();
-        assert_eq!(calls, vec![2]);
+        let sub = hub.subscribe(Some("201"), Some(seen));
+        let calls =
+            |events: &[Arc<PopEvent>]| -> Vec<i64> { events.iter().map(|e| e.call_id).collect() };
+        assert_eq!(calls(&sub.missed), vec![2]);
+
+        // What still shows, seen or not, tells the listener what to close.
+        assert_eq!(calls(&sub.showing), vec![1, 2]);
     }
 }

@@ -1,6 +1,11 @@
 //! Pops as server-sent events: `pop`, `answered` and `withdraw`, each with
 //! the hub's sequence number as its id, so a client that reconnects with
 //! `Last-Event-ID` gets the pops it missed that are still showing.
+//!
+//! Every stream opens with a `snapshot` (no id) naming the calls showing
+//! then at its extensions: a client that reconnects closes what it shows
+//! that is not in it, such as a call that ended while it was away or
+//! before the daemon restarted.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,33 +17,59 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tracing::warn;
 
-use super::hub::{Hub, PopEvent};
+use serde::{Deserialize, Serialize};
 
-/// The stream for one extension, or for every extension with `None`.
+use super::hub::{EventKind, Hub, PopEvent};
+
+/// The data of the `snapshot` event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The calls showing, oldest first.
+    pub calls: Vec<Showing>,
+}
+
+/// A call showing at an extension.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Showing {
+    pub extension: String,
+    pub call_id: i64,
+    /// Answered at this extension: the pop stays until the call ends.
+    pub answered: bool,
+}
+
+/// The stream of some extensions, or of every extension with `None`.
 pub fn stream(
     hub: &Hub,
-    extension: Option<String>,
+    extensions: Option<Vec<String>>,
     last_event_id: Option<u64>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let sub = hub.subscribe(extension.as_deref(), last_event_id);
-    let missed = stream::iter(sub.missed);
-    let live = BroadcastStream::new(sub.events).filter_map(move |item| {
-        let wanted = match item {
-            Ok(event) => extension
-                .as_deref()
-                .is_none_or(|x| x == event.extension)
-                .then_some(event),
-            Err(BroadcastStreamRecvError::Lagged(n)) => {
-                warn!(skipped = n, "pop listener fell behind, events skipped");
-                None
-            }
-        };
-        std::future::ready(wanted)
-    });
+    let wanted = move |event: &PopEvent| {
+        extensions
+            .as_ref()
+            .is_none_or(|xs| xs.contains(&event.extension))
+    };
+    let sub = hub.subscribe(None, last_event_id);
+    let snapshot = snapshot(sub.showing.iter().filter(|e| wanted(e)));
+    let missed: Vec<_> = sub.missed.into_iter().filter(|e| wanted(e)).collect();
+    let missed = stream::iter(missed);
+    // A listener that fell behind is cut off rather than left with a gap:
+    // it reconnects with its Last-Event-ID and is told what still shows.
+    let live = BroadcastStream::new(sub.events)
+        .take_while(|item| {
+            let lagged = match item {
+                Ok(_) => false,
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    warn!(skipped = n, "pop listener fell behind, stream closed");
+                    true
+                }
+            };
+            std::future::ready(!lagged)
+        })
+        .filter_map(move |item| std::future::ready(item.ok().filter(|e| wanted(e))));
 
-    let events = missed
-        .chain(live)
-        .map(|event| Ok(to_sse(&event)))
+    let events = stream::once(std::future::ready(snapshot))
+        .chain(missed.chain(live).map(|event| to_sse(&event)))
+        .map(Ok)
         .take_until(hub.closed());
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
@@ -49,4 +80,17 @@ fn to_sse(event: &Arc<PopEvent>) -> Event {
         .id(event.seq.to_string())
         .event(event.kind.as_str())
         .data(data)
+}
+
+fn snapshot<'a>(showing: impl Iterator<Item = &'a Arc<PopEvent>>) -> Event {
+    let calls = showing.map(|e| Showing {
+        extension: e.extension.clone(),
+        call_id: e.call_id,
+        answered: e.kind == EventKind::Answered,
+    });
+    let snapshot = Snapshot {
+        calls: calls.collect(),
+    };
+    let data = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into());
+    Event::default().event("snapshot").data(data)
 }

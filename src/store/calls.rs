@@ -335,7 +335,12 @@ impl Store {
              AND ($3 IS NULL OR extension = $3 OR id IN \
                   (SELECT call_id FROM call_legs WHERE extension = $3)) \
              AND ($4 IS NULL OR direction = $4) \
-             ORDER BY started_at DESC, id DESC LIMIT $5"
+             AND ($6 IS NULL OR extension IN ({mine}) OR answered_by IN ({mine}) \
+                  OR id IN (SELECT call_id FROM call_legs WHERE extension IN ({mine})) \
+                  OR id IN (SELECT call_id FROM call_transfers \
+                            WHERE from_ext IN ({mine}) OR to_ext IN ({mine}))) \
+             ORDER BY started_at DESC, id DESC LIMIT $5",
+            mine = "SELECT extension FROM user_extensions WHERE user_id = $6"
         );
         let since = filter.since.map(millis);
         let until = filter.until.map(millis);
@@ -347,6 +352,7 @@ impl Store {
                 .bind(&filter.extension)
                 .bind(direction)
                 .bind(filter.limit)
+                .bind(filter.user_id)
                 .fetch_all(pool)
                 .await
         })

@@ -8,7 +8,9 @@
 
 pub mod calls;
 pub mod customers;
+pub mod opportunities;
 pub mod topics;
+pub mod users;
 
 use std::str::FromStr;
 

@@ -1,5 +1,7 @@
-//! `/api/v1`: pops as server-sent events, recorded calls, and the lookup
-//! explained. Every route here sits behind the bearer token.
+//! `/api/v1`: who the caller is, pops as server-sent events, recorded
+//! calls, and the lookup explained. Every route wants a bearer token or a
+//! signed-in page's session (see `auth`); a rep gets the pops and calls of
+//! their own extensions, managers and admins those of any.
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -8,6 +10,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::auth::ApiUser;
 use super::{AppState, WebError};
 use crate::calls::{CallFilter, CallRecord};
 use crate::pop::sse;
@@ -18,18 +21,46 @@ pub struct PopsQuery {
     extension: Option<String>,
 }
 
+/// `GET /api/v1/me`: the user a token or session stands for.
+pub async fn me(user: ApiUser) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "role": user.role,
+        "extensions": user.extensions,
+    }))
+}
+
 /// `GET /api/v1/pops?extension=201`: the pop stream of one extension, or
-/// of all of them without `extension`.
+/// without `extension` of the caller's own (of all of them for the
+/// bootstrap token, which has none).
 pub async fn pops(
     State(state): State<AppState>,
+    user: ApiUser,
     Query(query): Query<PopsQuery>,
     headers: HeaderMap,
-) -> impl IntoResponse {
+) -> Result<impl IntoResponse, WebError> {
+    let extensions = match query.extension.filter(|x| !x.is_empty()) {
+        Some(x) if user.may_watch(&x) => Some(vec![x]),
+        Some(x) => {
+            return Err(WebError::Forbidden(format!("extension {x} is not one of yours")))
+        }
+        None if user.id.is_none() => None,
+        None if user.extensions.is_empty() => {
+            return Err(WebError::BadRequest(
+                "you have no extension yet: an admin adds them under Users; \
+                 or name one with extension="
+                    .into(),
+            ))
+        }
+        None => Some(user.extensions.clone()),
+    };
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    sse::stream(&state.hub, query.extension, last)
+    Ok(sse::stream(&state.hub, extensions, last))
 }
 
 #[derive(Deserialize)]
@@ -41,16 +72,22 @@ pub struct CallsQuery {
     limit: Option<i64>,
 }
 
-/// `GET /api/v1/calls`: recorded calls, newest first.
+/// `GET /api/v1/calls`: recorded calls the caller may see, newest first.
 pub async fn calls(
     State(state): State<AppState>,
+    user: ApiUser,
     Query(query): Query<CallsQuery>,
 ) -> Result<Json<Vec<CallRecord>>, WebError> {
+    let extension = query.extension.filter(|x| !x.is_empty());
+    if let Some(x) = extension.as_deref().filter(|x| !user.may_watch(x)) {
+        return Err(WebError::Forbidden(format!("extension {x} is not one of yours")));
+    }
     let filter = CallFilter {
         since: time_param("since", query.since.as_deref())?,
         until: time_param("until", query.until.as_deref())?,
-        extension: query.extension.filter(|x| !x.is_empty()),
+        extension,
         direction: direction_param(query.direction.as_deref())?,
+        user_id: user.calls_filter(),
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     Ok(Json(state.store.calls(&filter).await?))
@@ -59,14 +96,16 @@ pub async fn calls(
 /// `GET /api/v1/calls/{id}`: one call with its matches and legs.
 pub async fn call(
     State(state): State<AppState>,
+    user: ApiUser,
     Path(id): Path<i64>,
 ) -> Result<Json<CallRecord>, WebError> {
-    state
-        .store
-        .call(id)
-        .await?
-        .map(Json)
-        .ok_or(WebError::NotFound)
+    let call = state.store.call(id).await?.ok_or(WebError::NotFound)?;
+    if !user.may_see(&call) {
+        return Err(WebError::Forbidden(
+            "this call did not ring at any of your extensions".into(),
+        ));
+    }
+    Ok(Json(call))
 }
 
 #[derive(Deserialize)]
@@ -78,6 +117,7 @@ pub struct LookupQuery {
 /// and why.
 pub async fn lookup(
     State(state): State<AppState>,
+    _user: ApiUser,
     Query(query): Query<LookupQuery>,
 ) -> Result<impl IntoResponse, WebError> {
     let explained = state.lookup.explain(&query.number).await?;

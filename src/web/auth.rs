@@ -1,47 +1,275 @@
-//! Bearer tokens for `/api/v1`. Until users exist the one token is
-//! `api.token` from the config; with none set, the API stays closed.
+//! Who is asking, and whether they may. Handlers name what they need as an
+//! extractor: `PageUser<Admins>` for a page only admins see, `ApiUser` for
+//! an API route any signed-in user may call. A page without a session sends
+//! the browser to sign in; the API answers 401. A role too low gets 403.
+//!
+//! The API takes `Authorization: Bearer` with a user's API token (that
+//! user's role), or the bootstrap `api.token` from the config (the admin
+//! role, standing for no user), or the session cookie of a signed-in page.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use tracing::{debug, warn};
+use std::marker::PhantomData;
+use std::ops::Deref;
 
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use tracing::{debug, info, warn};
+
+use super::error::PageError;
+use super::pages::Nav;
+use super::session::{self, Session};
 use super::{AppState, WebError};
+use crate::auth::{secret, Role};
+use crate::calls::CallRecord;
+use crate::store::users::User;
 
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, WebError> {
-    let Some(expected) = &state.api_token else {
-        warn!("api request refused: no api.token configured");
-        return Err(WebError::Unauthorized);
-    };
-    let given = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) => {
-            Ok(next.run(request).await)
+/// How often an API token's last use is written down.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The user a request acts for.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    /// `None` for the bootstrap `api.token`, which stands for no user.
+    pub id: Option<i64>,
+    pub username: String,
+    /// The name to show.
+    pub name: String,
+    pub role: Role,
+    /// In order: the first is where click-to-dial rings.
+    pub extensions: Vec<String>,
+    /// The session, when the request came from a signed-in browser.
+    pub session: Option<Session>,
+}
+
+impl CurrentUser {
+    fn from_user(user: User, session: Option<Session>) -> CurrentUser {
+        CurrentUser {
+            id: Some(user.id),
+            name: user.name().to_owned(),
+            username: user.username,
+            role: user.role,
+            extensions: user.extensions,
+            session,
         }
-        Some(_) => {
-            warn!(path = %request.uri().path(), "api request with an unknown token");
-            Err(WebError::Unauthorized)
+    }
+
+    fn bootstrap() -> CurrentUser {
+        CurrentUser {
+            id: None,
+            username: "api.token".into(),
+            name: "api.token".into(),
+            role: Role::Admin,
+            extensions: Vec::new(),
+            session: None,
         }
-        None => {
-            debug!(path = %request.uri().path(), "api request without a bearer token");
-            Err(WebError::Unauthorized)
+    }
+
+    pub fn is_at_least(&self, role: Role) -> bool {
+        self.role >= role
+    }
+
+    /// Whether `extension` is one of this user's own.
+    pub fn owns(&self, extension: &str) -> bool {
+        self.extensions.iter().any(|x| x == extension)
+    }
+
+    /// Whether this user may see the calls and pops of `extension`: their
+    /// own, or any for managers and admins.
+    pub fn may_watch(&self, extension: &str) -> bool {
+        self.is_at_least(Role::Manager) || self.owns(extension)
+    }
+
+    /// Whether this user may see `call`: managers and admins see every
+    /// call, a rep those that rang, were answered or were transferred at
+    /// one of their extensions.
+    pub fn may_see(&self, call: &CallRecord) -> bool {
+        if self.is_at_least(Role::Manager) {
+            return true;
+        }
+        let mut touched = call
+            .extension
+            .iter()
+            .chain(&call.answered_by)
+            .chain(call.legs.iter().map(|l| &l.extension))
+            .chain(call.transfers.iter().flat_map(|t| [&t.from, &t.to]));
+        touched.any(|x| self.owns(x))
+    }
+
+    /// Only calls this user may see, as a filter on the store's lists.
+    pub fn calls_filter(&self) -> Option<i64> {
+        match self.is_at_least(Role::Manager) {
+            true => None,
+            false => Some(self.id.unwrap_or(-1)),
+        }
+    }
+
+    /// What the pages' top bar shows.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            name: self.name.clone(),
+            csrf: self
+                .session
+                .as_ref()
+                .map(|s| s.csrf.clone())
+                .unwrap_or_default(),
+            admin: self.is_at_least(Role::Admin),
         }
     }
 }
 
-/// Compares without returning early, so timing does not reveal how much of
-/// a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// The least role a route wants, as a type: `PageUser<Managers>`.
+pub trait Least {
+    const ROLE: Role;
+}
+
+/// Every signed-in user.
+pub struct Reps;
+/// Managers and admins.
+pub struct Managers;
+/// Admins only.
+pub struct Admins;
+
+impl Least for Reps {
+    const ROLE: Role = Role::Rep;
+}
+impl Least for Managers {
+    const ROLE: Role = Role::Manager;
+}
+impl Least for Admins {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A signed-in browser's user with at least role `R`, for a page.
+pub struct PageUser<R: Least = Reps> {
+    pub user: CurrentUser,
+    role: PhantomData<R>,
+}
+
+impl<R: Least> Deref for PageUser<R> {
+    type Target = CurrentUser;
+
+    fn deref(&self) -> &CurrentUser {
+        &self.user
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<R: Least> FromRequestParts<AppState> for PageUser<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = session::current(parts, state)
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        let Some(session) = session else {
+            return Err(to_sign_in(parts).into_response());
+        };
+        let user = CurrentUser::from_user(session.user.clone(), Some(session));
+        if !user.is_at_least(R::ROLE) {
+            info!(username = %user.username, path = %parts.uri.path(), "page refused: role");
+            return Err(PageError::forbidden(R::ROLE)
+                .with_nav(user.nav())
+                .into_response());
+        }
+        Ok(PageUser {
+            user,
+            role: PhantomData,
+        })
+    }
+}
+
+/// Where a browser without a session goes: sign in, then come back here.
+/// A form sent without a session cannot be sent again by a redirect, so
+/// after it the browser comes back to the start.
+fn to_sign_in(parts: &Parts) -> Redirect {
+    let here = match parts.method {
+        axum::http::Method::GET => parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        _ => "/",
+    };
+    Redirect::to(&format!("/login?next={}", super::login::encode(here)))
+}
+
+/// The user behind an API request with at least role `R`.
+pub struct ApiUser<R: Least = Reps> {
+    pub user: CurrentUser,
+    role: PhantomData<R>,
+}
+
+impl<R: Least> Deref for ApiUser<R> {
+    type Target = CurrentUser;
+
+    fn deref(&self) -> &CurrentUser {
+        &self.user
+    }
+}
+
+impl<R: Least> FromRequestParts<AppState> for ApiUser<R> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let user = api_caller(parts, state).await?;
+        if !user.is_at_least(R::ROLE) {
+            info!(username = %user.username, path = %parts.uri.path(), "api refused: role");
+            let holders = R::ROLE.holders();
+            return Err(WebError::Forbidden(format!("this is for {holders}")));
+        }
+        Ok(ApiUser {
+            user,
+            role: PhantomData,
+        })
+    }
+}
+
+/// A bearer token if the request has an Authorization header, else the
+/// session cookie (with its CSRF header on anything but GET).
+async fn api_caller(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, WebError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = token.map(str::trim) else {
+            debug!(path = %parts.uri.path(), "api request without a bearer token");
+            return Err(WebError::Unauthorized);
+        };
+        return bearer(state, token, parts.uri.path()).await;
+    }
+
+    let Some(session) = session::current(parts, state).await? else {
+        debug!(path = %parts.uri.path(), "api request without a token or session");
+        return Err(WebError::Unauthorized);
+    };
+    if let Err(reason) = session::check_api_csrf(parts, &session, &state.base_url) {
+        warn!(path = %parts.uri.path(), reason, "api request refused: csrf check failed");
+        return Err(WebError::Forbidden(reason));
+    }
+    Ok(CurrentUser::from_user(session.user.clone(), Some(session)))
+}
+
+async fn bearer(state: &AppState, token: &str, path: &str) -> Result<CurrentUser, WebError> {
+    if let Some(expected) = &state.api_token {
+        if secret::constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) {
+            return Ok(CurrentUser::bootstrap());
+        }
+    }
+    if secret::is_api_token(token) {
+        if let Some((user, id, used)) = state.store.api_token_user(&secret::digest(token)).await? {
+            let now = Utc::now();
+            if used.is_none_or(|t| now - t >= TOUCH_EVERY) {
+                state.store.touch_api_token(id, now).await?;
+            }
+            return Ok(CurrentUser::from_user(user, None));
+        }
+    }
+    warn!(path, "api request with an unknown token");
+    Err(WebError::Unauthorized)
+}
+
+/// The request's live session, if any; never refuses.
+pub struct MaybeSession(pub Option<Session>);
+
+impl FromRequestParts<AppState> for MaybeSession {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        Ok(MaybeSession(session::current(parts, state).await?))
+    }
 }

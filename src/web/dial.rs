@@ -1,6 +1,7 @@
-//! Click-to-dial and the links' state: `POST /api/v1/dial` rings the rep's
-//! phone through an AMI link and dials the number once they pick up;
-//! `GET /api/v1/dial/{id}` says what became of it.
+//! Click-to-dial and the links' state: `POST /api/v1/dial` rings the
+//! caller's own phone through an AMI link and dials the number once they
+//! pick up; `GET /api/v1/dial/{id}` says what became of it. The links'
+//! state is for managers and admins.
 
 use std::sync::Arc;
 
@@ -8,19 +9,25 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tracing::info;
 
+use super::auth::{ApiUser, CurrentUser, Managers};
 use super::{AppState, WebError};
+use crate::auth::{check_extension, Role};
 use crate::telephony::ami::{self, Dial, DialState};
 
 /// `GET /api/v1/links`: every PBX link and whether it is up.
-pub async fn links(State(state): State<AppState>) -> Json<Vec<ami::Status>> {
+pub async fn links(
+    State(state): State<AppState>,
+    _user: ApiUser<Managers>,
+) -> Json<Vec<ami::Status>> {
     Json(state.links.iter().map(|l| l.status()).collect())
 }
 
 #[derive(Deserialize)]
 pub struct DialRequest {
     number: String,
-    extension: String,
+    extension: Option<String>,
     link: Option<String>,
 }
 
@@ -36,39 +43,57 @@ pub struct DialView {
     call_id: Option<i64>,
 }
 
-/// `POST /api/v1/dial {number, extension, link?}`.
-// FIXME(users): the extension is named in the request until reps sign in;
-// then it is the signed-in rep's own.
+/// `POST /api/v1/dial {number, extension?, link?}`: rings the caller's
+/// first extension, or the one named when it is theirs; admins may name
+/// any extension.
 pub async fn dial(
     State(state): State<AppState>,
+    user: ApiUser,
     Json(request): Json<DialRequest>,
 ) -> Result<(StatusCode, Json<DialView>), WebError> {
     let number = dialable(&request.number)?;
-    let extension = request.extension.trim();
-    let extension_ok = !extension.is_empty()
-        && extension.len() <= 32
-        && extension.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
-    if !extension_ok {
-        return Err(WebError::BadRequest(
-            "extension must be letters and digits".into(),
-        ));
-    }
+    let extension = dial_from(&user, request.extension.as_deref())?;
     let link = pick_link(&state, request.link.as_deref())?;
     let dial = link
-        .originate(extension, &number)
+        .originate(&extension, &number)
         .map_err(|e| WebError::Unavailable(e.to_string()))?;
+    info!(username = %user.username, %extension, link = %link.name, "click-to-dial");
     Ok((StatusCode::ACCEPTED, Json(view(dial, None))))
+}
+
+/// The extension a user's click-to-dial rings.
+fn dial_from(user: &CurrentUser, named: Option<&str>) -> Result<String, WebError> {
+    let named = named.map(str::trim).filter(|x| !x.is_empty());
+    let Some(extension) = named else {
+        return user.extensions.first().cloned().ok_or_else(|| {
+            WebError::BadRequest(
+                "no extension to ring: name one with \"extension\", or have an admin give \
+                 you one"
+                    .into(),
+            )
+        });
+    };
+    check_extension(extension).map_err(WebError::BadRequest)?;
+    if !user.owns(extension) && !user.is_at_least(Role::Admin) {
+        return Err(WebError::Forbidden(format!(
+            "extension {extension} is not one of yours"
+        )));
+    }
+    Ok(extension.to_owned())
 }
 
 /// `GET /api/v1/dial/{id}`.
 pub async fn status(
     State(state): State<AppState>,
+    user: ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<DialView>, WebError> {
+    // Someone else's dial is as good as none.
     let dial = state
         .links
         .iter()
         .find_map(|l| l.dial(&id))
+        .filter(|d| user.owns(&d.extension) || user.is_at_least(Role::Admin))
         .ok_or(WebError::NotFound)?;
     let call_id = match &dial.linkedid {
         Some(linkedid) => state.store.call_id_by_pbx(&dial.link, linkedid).await?,
@@ -145,5 +170,30 @@ mod tests {
         for bad in ["", "abc", "+", "555\r\nAction: Logoff", "5+5", "555;1", "1".repeat(40).as_str()] {
             assert!(dialable(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn user(role: Role, extensions: &[&str]) -> CurrentUser {
+        CurrentUser {
+            id: Some(1),
+            username: "alice".into(),
+            name: "Alice".into(),
+            role,
+            extensions: extensions.iter().map(|x| x.to_string()).collect(),
+            session: None,
+        }
+    }
+
+    #[test]
+    fn dial_rings_the_callers_own_extension() {
+        let rep = user(Role::Rep, &["201", "202"]);
+        assert_eq!(dial_from(&rep, None).unwrap(), "201", "the first");
+        assert_eq!(dial_from(&rep, Some(" 202 ")).unwrap(), "202");
+        assert!(matches!(dial_from(&rep, Some("203")), Err(WebError::Forbidden(_))));
+        assert!(matches!(dial_from(&rep, Some("2 3")), Err(WebError::BadRequest(_))));
+        let manager = user(Role::Manager, &["301"]);
+        assert!(matches!(dial_from(&manager, Some("201")), Err(WebError::Forbidden(_))));
+        let admin = user(Role::Admin, &[]);
+        assert_eq!(dial_from(&admin, Some("201")).unwrap(), "201", "admins name any");
+        assert!(matches!(dial_from(&admin, None), Err(WebError::BadRequest(_))));
     }
 }

@@ -1,21 +1,33 @@
-//! The HTTP side: the API under `/api/v1`, the pages, `/healthz` and
-//! `/metrics`, served on a listener the caller binds.
+//! The HTTP side: the API under `/api/v1`, the pages, sign-in, `/healthz`
+//! and `/metrics`, served on a listener the caller binds.
+//!
+//! Every route is listed once in [`routes`] with who may use it; the router
+//! is built from that table, and the tests walk it.
 
+mod account;
+mod admin;
 mod api;
 mod auth;
 mod dial;
 mod error;
+mod login;
 mod metrics;
 mod pages;
+mod session;
+mod setup;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::auth::throttle::Throttle;
+use crate::auth::Role;
 use crate::config::Secret;
 use crate::lookup::Lookup;
 use crate::pop::Hub;
@@ -23,7 +35,9 @@ use crate::store::Store;
 use crate::telephony::ami;
 use crate::telephony::sip::Endpoint;
 
+pub use account::check_token_name;
 pub use error::WebError;
+pub use setup::new_link as new_setup_link;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -31,34 +45,123 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub lookup: Arc<Lookup<Store>>,
+    /// The bootstrap API token: the admin role, standing for no user.
     pub api_token: Option<Secret>,
     pub sip: Option<Arc<Endpoint>>,
     /// The PBX links besides SIP (AMI), for their state and click-to-dial.
     pub links: Vec<Arc<ami::Handle>>,
+    /// `server.base_url`: forms must come from it; https makes cookies Secure.
+    pub base_url: String,
+    /// Failed sign-ins per username.
+    pub throttle: Arc<Throttle>,
+}
+
+/// Who may use a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: `/healthz` and `/metrics`.
+    Open,
+    /// Anyone, with forms checked against the sign-in form cookie: signing
+    /// in and the first admin's setup.
+    SignIn,
+    /// A page for a signed-in user with at least this role; without a
+    /// session it sends the browser to `/login`.
+    Page(Role),
+    /// The API, for a bearer token or session of at least this role;
+    /// without either it answers 401.
+    Api(Role),
+}
+
+/// One route: its method, path (with `{param}`s) and who may use it.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Every route callpop serves, with who may use it.
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|(route, _)| route).collect()
+}
+
+fn table() -> Vec<(Route, MethodRouter<AppState>)> {
+    use Access::*;
+    use Method as M;
+    let (rep, manager, admin) = (Role::Rep, Role::Manager, Role::Admin);
+    vec![
+        route(M::GET, "/healthz", Open, || async { "ok" }),
+        route(M::GET, "/metrics", Open, metrics::render),
+        route(M::GET, "/login", SignIn, login::form),
+        route(M::POST, "/login", SignIn, login::sign_in),
+        route(M::GET, "/setup/{token}", SignIn, setup::form),
+        route(M::POST, "/setup/{token}", SignIn, setup::create),
+        route(M::POST, "/logout", Page(rep), login::sign_out),
+        route(M::GET, "/", Page(rep), pages::home),
+        route(M::GET, "/calls", Page(rep), pages::calls),
+        route(M::GET, "/calls/{id}", Page(rep), pages::call),
+        route(M::GET, "/account", Page(rep), account::show),
+        route(M::POST, "/account/password", Page(rep), account::change_password),
+        route(M::POST, "/account/tokens", Page(rep), account::create_token),
+        route(M::POST, "/account/tokens/{id}/revoke", Page(rep), account::revoke_token),
+        route(M::GET, "/admin", Page(admin), pages::admin_home),
+        route(M::GET, "/admin/users", Page(admin), admin::list),
+        route(M::POST, "/admin/users", Page(admin), admin::add),
+        route(M::GET, "/admin/users/{id}", Page(admin), admin::show),
+        route(M::POST, "/admin/users/{id}", Page(admin), admin::edit),
+        route(M::POST, "/admin/users/{id}/password", Page(admin), admin::set_password),
+        route(
+            M::POST,
+            "/admin/users/{id}/tokens/{token}/revoke",
+            Page(admin),
+            admin::revoke_token,
+        ),
+        route(M::GET, "/api/v1/me", Api(rep), api::me),
+        route(M::GET, "/api/v1/pops", Api(rep), api::pops),
+        route(M::GET, "/api/v1/calls", Api(rep), api::calls),
+        route(M::GET, "/api/v1/calls/{id}", Api(rep), api::call),
+        route(M::GET, "/api/v1/lookup", Api(rep), api::lookup),
+        route(M::POST, "/api/v1/dial", Api(rep), dial::dial),
+        route(M::GET, "/api/v1/dial/{id}", Api(rep), dial::status),
+        route(M::GET, "/api/v1/links", Api(manager), dial::links),
+    ]
+}
+
+fn route<H, T>(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: H,
+) -> (Route, MethodRouter<AppState>)
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    (Route { method, path, access }, on(filter, handler))
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/pops", get(api::pops))
-        .route("/calls", get(api::calls))
-        .route("/calls/{id}", get(api::call))
-        .route("/lookup", get(api::lookup))
-        .route("/links", get(dial::links))
-        .route("/dial", post(dial::dial))
-        .route("/dial/{id}", get(dial::status))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+    // Forms are checked before any handler runs: signed-in pages against
+    // the session's token, sign-in forms against their cookie's.
+    let (mut pages, mut sign_in, mut rest) = (Router::new(), Router::new(), Router::new());
+    for (route, handler) in table() {
+        match route.access {
+            Access::Page(_) => pages = pages.route(route.path, handler),
+            Access::SignIn => sign_in = sign_in.route(route.path, handler),
+            Access::Open | Access::Api(_) => rest = rest.route(route.path, handler),
+        }
+    }
+    let pages = pages.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::guard_pages,
+    ));
+    let sign_in = sign_in.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::guard_sign_in,
+    ));
 
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::render))
-        .route("/", get(pages::home))
-        .route("/calls", get(pages::calls))
-        .route("/calls/{id}", get(pages::call))
-        .nest("/api/v1", api)
-        .with_state(state)
+    pages.merge(sign_in).merge(rest).with_state(state)
 }
 
 /// Serves the web side on a listener the caller bound, until `shutdown`.

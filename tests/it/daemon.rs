@@ -256,12 +256,9 @@ async fn the_api_wants_the_token_and_the_call_page_escapes_caller_text() {
     .await
     .expect("the call is recorded");
 
-    let page = app
-        .client
-        .get(app.url(&format!("/calls/{id}")))
-        .send()
-        .await
-        .unwrap();
+    // The pages want a signed-in user.
+    let mut browser = crate::helpers::admin_browser(&app).await;
+    let page = browser.get(&format!("/calls/{id}")).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(
@@ -270,12 +267,7 @@ async fn the_api_wants_the_token_and_the_call_page_escapes_caller_text() {
     );
     assert!(!html.contains("<b>VIP</b>"));
 
-    let missing = app
-        .client
-        .get(app.url("/calls/999999"))
-        .send()
-        .await
-        .unwrap();
+    let missing = browser.get("/calls/999999").await;
     assert_eq!(missing.status(), 404);
     app.stop().await;
 }

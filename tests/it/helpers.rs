@@ -228,8 +228,9 @@ impl PopStream {
                     data.push_str(v.trim_start());
                 }
             }
-            // Comment-only blocks are keep-alives.
-            if data.is_empty() {
+            // Comment-only blocks are keep-alives. The snapshot that opens
+            // every stream is for clients that reconnect (see agent.rs).
+            if data.is_empty() || event.event == "snapshot" {
                 continue;
             }
             event.data = serde_json::from_str(&data).unwrap();
@@ -492,4 +493,177 @@ pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
         let (n, value) = line.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
     })
+}
+
+/// Creates a user straight in the store, with `role` ("rep", "manager" or
+/// "admin") and `password`; returns their id.
+pub async fn add_user(
+    app: &TestApp,
+    username: &str,
+    role: &str,
+    extensions: &[&str],
+    password: &str,
+) -> i64 {
+    let user = callpop::store::users::NewUser {
+        username: username.into(),
+        display_name: String::new(),
+        role: role.parse().unwrap(),
+        password_hash: Some(callpop::auth::password::hash(password).unwrap()),
+        extensions: extensions.iter().map(|x| x.to_string()).collect(),
+    };
+    app.store.create_user(&user).await.unwrap()
+}
+
+/// An API token for a user, made straight in the store.
+pub async fn api_token_for(app: &TestApp, user_id: i64) -> String {
+    let token = callpop::auth::secret::new_api_token().unwrap();
+    let hash = callpop::auth::secret::digest(&token);
+    app.store.create_api_token(user_id, "test", &hash).await.unwrap();
+    token
+}
+
+/// A browser signed in as a user through a session made straight in the
+/// store: no password, no sign-in form, so fast enough for every request.
+pub async fn session_for(app: &TestApp, user_id: i64) -> Browser {
+    use callpop::auth::secret;
+    let cookie = secret::random().unwrap();
+    let now = chrono::Utc::now();
+    let session = callpop::store::users::NewSession {
+        id: secret::digest(&cookie),
+        user_id,
+        csrf: secret::random().unwrap(),
+        created_at: now,
+        expires_at: now + chrono::Duration::days(7),
+    };
+    app.store.create_session(&session).await.unwrap();
+    let mut browser = Browser::new(app);
+    browser.cookies.insert("callpop_session".into(), cookie);
+    browser.csrf = Some(session.csrf);
+    browser
+}
+
+/// Signs in through the sign-in form, as a person does.
+pub async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
+    let mut browser = Browser::new(app);
+    let form = browser.get("/login").await.text().await.unwrap();
+    let csrf = csrf_in(&form).expect("the sign-in form carries a csrf field");
+    let fields = [("csrf", csrf.as_str()), ("username", username), ("password", password)];
+    let response = browser.post("/login", &fields).await;
+    assert_eq!(response.status(), 303, "sign-in as {username}");
+    let page = browser.get("/account").await.text().await.unwrap();
+    browser.csrf = csrf_in(&page);
+    browser
+}
+
+/// The CSRF token a page carries: its `csrf-token` meta tag, else the first
+/// `csrf` form field.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let after = |marker: &str| {
+        let rest = &html[html.find(marker)? + marker.len()..];
+        Some(rest[..rest.find('"')?].to_owned())
+    };
+    after("name=\"csrf-token\" content=\"").or_else(|| after("name=\"csrf\" value=\""))
+}
+
+/// Opens a pop stream with a token of one's own; `query` is what follows
+/// `/api/v1/pops`, such as `?extension=201` or nothing.
+pub async fn pops_with(app: &TestApp, token: &str, query: &str) -> PopStream {
+    let url = app.url(&format!("/api/v1/pops{query}"));
+    let response = app.client.get(url).bearer_auth(token).send().await.unwrap();
+    assert!(response.status().is_success(), "pop stream: {}", response.status());
+    PopStream {
+        body: Box::pin(response.bytes_stream()),
+        buf: String::new(),
+    }
+}
+
+/// A browser: keeps the cookies it is given, follows no redirects, and
+/// knows its session's CSRF token once signed in.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+    pub csrf: Option<String>,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Browser {
+        Browser::at(app.web)
+    }
+
+    /// A browser for a daemon at `web`, such as one the binary runs.
+    pub fn at(web: SocketAddr) -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            base: format!("http://{web}"),
+            client,
+            cookies: Default::default(),
+            csrf: None,
+        }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            let pairs: Vec<_> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header("cookie", pairs.join("; "));
+        }
+        request
+    }
+
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self.request(reqwest::Method::GET, path).send().await.unwrap();
+        self.absorb(&response);
+        response
+    }
+
+    /// Posts `fields` as a form, as they are.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.absorb(&response);
+        response
+    }
+
+    /// Posts `fields` as a form with the session's CSRF token, as a page does.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.csrf.clone().expect("a signed-in browser");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// Keeps the cookies a response sets, and drops those it removes.
+    fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            match text.contains("Max-Age=0") {
+                true => self.cookies.remove(name),
+                false => self.cookies.insert(name.to_owned(), value.to_owned()),
+            };
+        }
+    }
+}
+
+/// A browser signed in as an admin named `admin`, made on first use: for
+/// tests that read the pages.
+pub async fn admin_browser(app: &TestApp) -> Browser {
+    let id = match app.store.user_by_username("admin").await.unwrap() {
+        Some(user) => user.id,
+        None => add_user(app, "admin", "admin", &[], "admin-password").await,
+    };
+    session_for(app, id).await
 }

@@ -4,6 +4,7 @@
 mod ami_server;
 mod helpers;
 
+mod agent;
 mod ami;
 mod daemon;
 mod import;
@@ -11,3 +12,4 @@ mod lookup;
 mod pops;
 mod sip;
 mod sip_edges;
+mod users;

@@ -1,15 +1,20 @@
 //! A dbus-daemon of our own and a notification server on it that records
-//! what it is asked, for the notifier's tests.
+//! what it is asked, for the notifier's unit tests, the desktop agent's
+//! integration tests and the agent latency benchmark (each includes this
+//! file as a module).
 //!
 //! notify-rust takes the bus only from DBUS_SESSION_BUS_ADDRESS, which
 //! every test thread shares, so the tests take turns: each holds
 //! `BUS_LOCK` for its whole run, with a bus of its own.
 
+// Each includer uses a part of it.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -61,6 +66,11 @@ impl PrivateBus {
             _dir: dir,
             _turn: turn,
         })
+    }
+
+    /// The bus's address, for a process started beside the test.
+    pub(crate) fn address(&self) -> &str {
+        &self.address
     }
 
     pub(crate) async fn stop(mut self) {
@@ -117,6 +127,10 @@ fn bus_config(dir: &std::path::Path) -> String {
   <type>session</type>
   <listen>unix:dir={}</listen>
   <auth>EXTERNAL</auth>
+  <!-- The notifier keeps a connection per notification showing; the
+       benchmark shows hundreds at once. -->
+  <limit name="max_completed_connections">100000</limit>
+  <limit name="max_connections_per_user">100000</limit>
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
@@ -140,6 +154,8 @@ pub(crate) struct Notify {
     pub(crate) actions: Vec<String>,
     pub(crate) hints: HashMap<String, String>,
     pub(crate) timeout: i32,
+    /// When the server received it.
+    pub(crate) at: SystemTime,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -189,6 +205,7 @@ impl TestServer {
             actions,
             hints,
             timeout: expire_timeout,
+            at: SystemTime::now(),
         };
         self.seen
             .send_modify(|seen| seen.push(Seen::Notify(notify)));
@@ -274,6 +291,17 @@ impl Server {
             Seen::Notify(_) => None,
         });
         closes.collect()
+    }
+
+    /// Waits until `n` Notify calls came, for at most `wait`; all of them.
+    pub(crate) async fn wait_for_notifies(&self, n: usize, wait: Duration) -> Vec<Notify> {
+        let mut seen = self.seen.clone();
+        let count = |seen: &Vec<Seen>| {
+            let notifies = seen.iter().filter(|s| matches!(s, Seen::Notify(_)));
+            notifies.count()
+        };
+        let _ = tokio::time::timeout(wait, seen.wait_for(|seen| count(seen) >= n)).await;
+        self.notifies()
     }
 
     pub(crate) async fn wait_for_close(&self, id: u32) {

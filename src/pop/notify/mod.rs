@@ -2,10 +2,10 @@
 //! over the session bus through notify-rust, replaced in place while the
 //! call changes and withdrawn when the hub withdraws it.
 //!
-//! Caller-controlled text (display name, number) goes through
-//! [`safe_text`] and only ever into the body; the summary carries our own
-//! words or the CRM's labels. The server's `body-markup` capability is read
-//! once, on the first pop, and decides whether the body is escaped.
+//! One notifier serves both the daemon's own desktop (`pop.desktop`) and the
+//! desktop agent. What a pop says is in [`content`]; the server's
+//! `body-markup` capability is read once, on the first pop, and decides
+//! whether the body is escaped.
 //!
 //! notify-rust reaches the bus named by `DBUS_SESSION_BUS_ADDRESS` (it takes
 //! no address of its own) and opens one connection per notification shown.
@@ -27,14 +27,17 @@ use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeou
 use tokio::sync::{Mutex, OnceCell};
 use tokio::task::JoinHandle;
 
-use super::safe_text::{self, BodyFormat};
+mod content;
+
+pub use content::{pop_content, pop_line, PopContent};
+
+use super::hub::Pop;
+use super::safe_text::BodyFormat;
+use super::screen::Change;
 
 /// The longest a call to the notification server may take: a server that
 /// hangs must not hold up the pops of later calls.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Several matches are listed one per line, up to this many.
-const MAX_LISTED: usize = 5;
 
 const APP_NAME: &str = "callpop";
 const ICON: &str = "call-start";
@@ -48,33 +51,6 @@ const NO_SERVICE_ERRORS: [&str; 2] = [
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
 ];
-
-/// What the desktop notification shows for one call.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PopView {
-    pub call_id: i64,
-    /// The number as people write it, or empty.
-    pub caller: String,
-    /// The caller's display name exactly as the PBX sent it.
-    pub name: Option<String>,
-    pub withheld: bool,
-    /// Labels of the matched customers (and contacts), all of them.
-    pub customers: Vec<String>,
-    pub open_topics: u32,
-    pub latest_topic: Option<String>,
-    /// Absolute URL of `/calls/{id}`.
-    pub link: String,
-    pub answered: bool,
-}
-
-/// The text of a notification, as sent to the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PopContent {
-    /// Always plain text, as the specification has it.
-    pub summary: String,
-    /// Escaped when the server reads markup.
-    pub body: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -167,8 +143,25 @@ impl DesktopNotifier {
         }
     }
 
+    /// Carries out a change the pop events called for.
+    pub async fn apply(&self, change: &Change) -> Result<(), NotifyError> {
+        match change {
+            Change::Show(pop) => self.show(pop).await,
+            Change::Answered(pop) => self.mark_answered(pop).await,
+            Change::Close(call_id) => {
+                self.withdraw(*call_id).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a notification service is there, and how it reads a body.
+    pub async fn check(&self) -> Result<BodyFormat, NotifyError> {
+        self.body_format().await
+    }
+
     /// Shows the pop of a call, replacing the one already shown for it.
-    pub async fn show(&self, pop: &PopView) -> Result<(), NotifyError> {
+    pub async fn show(&self, pop: &Pop) -> Result<(), NotifyError> {
         let format = self.body_format().await?;
 
         let mut shown = self.shown.lock().await;
@@ -179,7 +172,7 @@ impl DesktopNotifier {
     /// Marks the pop of a call answered, in place; it stays until the rep
     /// dismisses it. A pop no longer shown (dismissed, or already used to
     /// open the page) is not brought back.
-    pub async fn mark_answered(&self, pop: &PopView) -> Result<(), NotifyError> {
+    pub async fn mark_answered(&self, pop: &Pop) -> Result<(), NotifyError> {
         let format = self.body_format().await?;
 
         let mut shown = self.shown.lock().await;
@@ -187,7 +180,7 @@ impl DesktopNotifier {
             tracing::debug!(call_id = pop.call_id, "no pop shown to mark answered");
             return Ok(());
         };
-        let answered = PopView {
+        let answered = Pop {
             answered: true,
             ..pop.clone()
         };
@@ -211,12 +204,21 @@ impl DesktopNotifier {
         tracing::debug!(call_id, id = handle.id(), "pop withdrawn");
     }
 
+    /// Takes every pop down, answered ones too: once the notifier is gone
+    /// nobody would act on their "Log call".
+    pub async fn withdraw_all(&self) {
+        let calls: Vec<i64> = self.shown.lock().await.by_call.keys().copied().collect();
+        for call_id in calls {
+            self.withdraw(call_id).await;
+        }
+    }
+
     /// Sends the notification (replacing `replaces`) and waits for its
     /// actions in a task of its own.
     async fn send(
         &self,
         shown: &mut Shown,
-        pop: &PopView,
+        pop: &Pop,
         format: BodyFormat,
         replaces: Option<u32>,
     ) -> Result<(), NotifyError> {
@@ -248,7 +250,7 @@ impl DesktopNotifier {
 
     fn spawn_waiter(
         &self,
-        pop: &PopView,
+        pop: &Pop,
         generation: u64,
         handle: Arc<NotificationHandle>,
     ) -> JoinHandle<()> {
@@ -266,87 +268,6 @@ impl DesktopNotifier {
     /// service that starts later is found on the next pop.
     async fn body_format(&self) -> Result<BodyFormat, NotifyError> {
         self.format.get_or_try_init(read_body_format).await.copied()
-    }
-}
-
-/// What a pop says. Caller-controlled text goes only into the body, cleaned,
-/// and escaped when the server reads markup; the summary is plain text and
-/// holds our own words or the CRM's labels.
-pub fn pop_content(pop: &PopView, format: BodyFormat) -> PopContent {
-    let mut summary = summary(pop);
-    if pop.answered {
-        summary.push_str(" (answered)");
-    }
-
-    let lines = body_lines(pop);
-    let rendered: Vec<_> = lines.iter().map(|line| format.render(line)).collect();
-    PopContent {
-        summary,
-        body: rendered.join("\n"),
-    }
-}
-
-fn summary(pop: &PopView) -> String {
-    let number = safe_text::clean(&pop.caller);
-    let label = match pop.customers.as_slice() {
-        _ if pop.withheld => None,
-        [one] => Some(safe_text::clean(one)).filter(|l| !l.is_empty()),
-        [] => None,
-        many => Some(format!("{} matching customers", many.len())),
-    };
-    match label {
-        Some(label) => label,
-        None if pop.withheld => "Withheld number".to_owned(),
-        None if number.is_empty() => "Number unavailable".to_owned(),
-        None => "Incoming call".to_owned(),
-    }
-}
-
-/// The body, a line at a time, cleaned but not yet escaped.
-fn body_lines(pop: &PopView) -> Vec<String> {
-    let mut lines = Vec::new();
-
-    // A withheld caller's name is left out too: PBXs often repeat the
-    // number as the name. With one match, the summary already says who.
-    if !pop.withheld && pop.customers.len() != 1 {
-        let name = pop.name.as_deref().and_then(safe_text::caller_name);
-        lines.push(name.unwrap_or_else(|| "Unknown caller".to_owned()));
-    }
-
-    let number = safe_text::clean(&pop.caller);
-    if !pop.withheld && !number.is_empty() {
-        lines.push(number);
-    }
-
-    if pop.customers.len() > 1 {
-        lines.extend(match_lines(&pop.customers));
-    }
-    lines.extend(topics_line(pop));
-    lines
-}
-
-/// Every match, so the rep never takes the first for the caller.
-fn match_lines(customers: &[String]) -> Vec<String> {
-    let mut lines: Vec<String> = customers
-        .iter()
-        .take(MAX_LISTED)
-        .map(|label| format!("• {}", safe_text::clean(label)))
-        .collect();
-    if customers.len() > MAX_LISTED {
-        lines.push(format!("and {} more", customers.len() - MAX_LISTED));
-    }
-    lines
-}
-
-fn topics_line(pop: &PopView) -> Option<String> {
-    let latest = pop.latest_topic.as_deref().map(safe_text::clean);
-    let latest = latest.filter(|title| !title.is_empty());
-    match (pop.open_topics, latest) {
-        (0, _) => None,
-        (1, Some(title)) => Some(format!("1 open topic: {title}")),
-        (1, None) => Some("1 open topic".to_owned()),
-        (n, Some(title)) => Some(format!("{n} open topics, latest: {title}")),
-        (n, None) => Some(format!("{n} open topics")),
     }
 }
 
@@ -454,7 +375,9 @@ async fn forget(shown: &Weak<Mutex<Shown>>, call_id: i64, generation: u64) {
     }
 }
 
+/// Shared with the integration tests and the latency benchmark.
 #[cfg(test)]
+#[path = "../../../tests/it/notify_server.rs"]
 pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;

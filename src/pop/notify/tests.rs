@@ -2,43 +2,65 @@
 //! real notification server on a private bus.
 
 use super::*;
+use crate::pop::hub::PopMatch;
 
 const S1: &[&str] = &["body", "body-markup", "actions"];
 const S2: &[&str] = &["body"];
 const NUMBER: &str = "+1 212 555 0171";
 
-fn unknown_caller(name: Option<&str>) -> PopView {
-    PopView {
-        call_id: 23,
+fn pop(call_id: i64) -> Pop {
+    Pop {
+        call_id,
+        extension: "201".to_owned(),
         caller: NUMBER.to_owned(),
-        name: name.map(str::to_owned),
-        link: "http://127.0.0.1:8080/calls/23".to_owned(),
-        ..PopView::default()
+        number_e164: Some("+12125550171".to_owned()),
+        name: None,
+        withheld: false,
+        matches: Vec::new(),
+        link: format!("http://127.0.0.1:8080/calls/{call_id}"),
+        rang_at: chrono::Utc::now(),
+        answered: false,
     }
 }
 
-fn known_customer() -> PopView {
-    PopView {
-        call_id: 7,
+fn unknown_caller(name: Option<&str>) -> Pop {
+    Pop {
+        name: name.map(str::to_owned),
+        ..pop(23)
+    }
+}
+
+fn matched(customer_id: i64, customer: &str, contact: Option<&str>, topics: i64) -> PopMatch {
+    PopMatch {
+        customer_id,
+        customer: customer.to_owned(),
+        contact_id: contact.map(|_| customer_id * 10),
+        contact: contact.map(str::to_owned),
+        reason: "exact".to_owned(),
+        open_topics: topics,
+        latest_topic: (topics > 0).then(|| "Invoice <March> & credit".to_owned()),
+    }
+}
+
+fn known_customer() -> Pop {
+    Pop {
         caller: "+1 212 555 0100".to_owned(),
         name: Some("ACME RECEPTION".to_owned()),
-        customers: vec!["Jane Doe (Acme & Sons)".to_owned()],
-        open_topics: 2,
-        latest_topic: Some("Invoice <March> & credit".to_owned()),
-        link: "http://127.0.0.1:8080/calls/7".to_owned(),
-        ..PopView::default()
+        // The switchboard and a contact there: one customer.
+        matches: vec![
+            matched(1, "Acme & Sons", None, 2),
+            matched(1, "Acme & Sons", Some("Jane Doe"), 2),
+        ],
+        ..pop(7)
     }
 }
 
-fn withheld() -> PopView {
-    PopView {
-        call_id: 19,
+fn withheld() -> Pop {
+    Pop {
         // Neither should be shown, even if a PBX sends them anyway.
-        caller: NUMBER.to_owned(),
         name: Some("2125550171".to_owned()),
         withheld: true,
-        link: "http://127.0.0.1:8080/calls/19".to_owned(),
-        ..PopView::default()
+        ..pop(19)
     }
 }
 
@@ -84,7 +106,9 @@ fn case_23_bodies_for_both_servers() {
         let pop = unknown_caller(Some(raw));
         for (format, name) in [(BodyFormat::Markup, markup), (BodyFormat::Plain, plain)] {
             let content = pop_content(&pop, format);
-            assert_eq!(content.summary, "Incoming call", "{raw:?}");
+            // Case 23 has "Incoming call"; the product names the number,
+            // which holds nothing but digits and spaces.
+            assert_eq!(content.summary, format!("Call from {NUMBER}"), "{raw:?}");
             assert_eq!(
                 content.body,
                 format!("{name}\n{NUMBER}"),
@@ -97,62 +121,134 @@ fn case_23_bodies_for_both_servers() {
 #[test]
 fn a_known_customer_is_named_in_the_summary() {
     let content = pop_content(&known_customer(), BodyFormat::Markup);
-    assert_eq!(content.summary, "Jane Doe (Acme & Sons)");
+    assert_eq!(content.summary, "Call from Acme & Sons");
     assert_eq!(
         content.body,
-        "+1 212 555 0100\n2 open topics, latest: Invoice &lt;March&gt; &amp; credit"
+        "Jane Doe\n+1 212 555 0100\n\
+         2 open topics · latest: Invoice &lt;March&gt; &amp; credit"
     );
 
     let plain = pop_content(&known_customer(), BodyFormat::Plain);
     assert_eq!(
         plain.body,
-        "+1 212 555 0100\n2 open topics, latest: Invoice <March> & credit"
+        "Jane Doe\n+1 212 555 0100\n2 open topics · latest: Invoice <March> & credit"
     );
 }
 
 #[test]
-fn several_matches_are_all_listed() {
+fn a_customer_matched_without_a_contact_shows_the_callers_name() {
+    let pop = Pop {
+        matches: vec![matched(1, "Acme & Sons", None, 1)],
+        ..known_customer()
+    };
+    let content = pop_content(&pop, BodyFormat::Plain);
+    assert_eq!(
+        content.body,
+        "ACME RECEPTION\n+1 212 555 0100\n1 open topic · latest: Invoice <March> & credit"
+    );
+}
+
+#[test]
+fn several_customers_are_all_listed() {
     let mut pop = known_customer();
-    pop.customers = (1..=7).map(|i| format!("Customer {i}")).collect();
-    pop.open_topics = 1;
-    pop.latest_topic = None;
+    pop.matches = (1..=7)
+        .map(|i| matched(i, &format!("Customer {i}"), None, 0))
+        .collect();
+    pop.matches[1].open_topics = 3;
+    pop.matches
+        .insert(1, matched(1, "Customer 1", Some("Ann"), 0));
+    pop.matches
+        .insert(2, matched(1, "Customer 1", Some("Bo"), 0));
 
     let content = pop_content(&pop, BodyFormat::Plain);
-    assert_eq!(content.summary, "7 matching customers");
-    let listed = (1..=5)
-        .map(|i| format!("• Customer {i}\n"))
-        .collect::<String>();
-    let caller = "ACME RECEPTION\n+1 212 555 0100\n";
-    let expected = format!("{caller}{listed}and 2 more\n1 open topic");
+    assert_eq!(content.summary, "Call from +1 212 555 0100");
+    let expected = "ACME RECEPTION\n+1 212 555 0100\n\
+                    • Customer 1 — Ann, Bo\n\
+                    • Customer 2 · 3 open topics\n\
+                    • Customer 3\n• Customer 4\n• Customer 5\n\
+                    and 2 more";
     assert_eq!(content.body, expected);
+}
+
+#[test]
+fn several_contacts_of_one_customer_are_listed() {
+    let mut pop = known_customer();
+    pop.matches
+        .push(matched(1, "Acme & Sons", Some("Raj Patel"), 2));
+    let content = pop_content(&pop, BodyFormat::Plain);
+    assert_eq!(content.summary, "Call from Acme & Sons");
+    assert!(
+        content
+            .body
+            .starts_with("• Jane Doe\n• Raj Patel\n+1 212 555 0100\n"),
+        "{}",
+        content.body
+    );
 }
 
 #[test]
 fn a_withheld_caller_shows_no_number() {
     let content = pop_content(&withheld(), BodyFormat::Markup);
-    assert_eq!(content.summary, "Withheld number");
+    assert_eq!(content.summary, "Withheld caller");
     assert_eq!(content.body, "");
 }
 
 #[test]
 fn no_number_and_no_match() {
-    let pop = PopView {
+    let pop = Pop {
         caller: String::new(),
         ..unknown_caller(Some("anonymous"))
     };
     let content = pop_content(&pop, BodyFormat::Plain);
-    assert_eq!(content.summary, "Number unavailable");
+    assert_eq!(content.summary, "Call from an unknown number");
     assert_eq!(content.body, "Unknown caller");
 }
 
 #[test]
+fn a_number_that_is_not_written_like_one_stays_out_of_the_summary() {
+    for caller in ["<b>555</b>", "call 555 0100 now", "555\u{202E}0100"] {
+        let pop = Pop {
+            caller: caller.to_owned(),
+            ..unknown_caller(None)
+        };
+        let content = pop_content(&pop, BodyFormat::Markup);
+        let expected = if caller.contains('\u{202E}') {
+            // Cleaned first: the override goes, digits are left.
+            "Call from 5550100"
+        } else {
+            "Incoming call"
+        };
+        assert_eq!(content.summary, expected, "{caller:?}");
+    }
+    let with_ext = Pop {
+        caller: "(212) 555-0100 ext. 7".to_owned(),
+        ..unknown_caller(None)
+    };
+    let summary = pop_content(&with_ext, BodyFormat::Plain).summary;
+    assert_eq!(summary, "Call from (212) 555-0100 ext. 7");
+}
+
+#[test]
 fn an_answered_pop_says_so() {
-    let pop = PopView {
+    let pop = Pop {
         answered: true,
         ..known_customer()
     };
     let content = pop_content(&pop, BodyFormat::Plain);
-    assert_eq!(content.summary, "Jane Doe (Acme & Sons) (answered)");
+    assert_eq!(content.summary, "Answered · Call from Acme & Sons");
+}
+
+#[test]
+fn a_pop_on_one_terminal_line() {
+    let pop = Pop {
+        name: Some("Tom\r\nEvil\u{1b}[31m".to_owned()),
+        ..unknown_caller(None)
+    };
+    assert_eq!(
+        pop_line(&pop),
+        "Call from +1 212 555 0171 | Tom Evil[31m | +1 212 555 0171 | \
+         http://127.0.0.1:8080/calls/23"
+    );
 }
 
 #[test]
@@ -200,20 +296,21 @@ mod dbus {
         // Shown: who, the number, the topics; fixed actions and hints.
         notifier.show(&known_customer()).await.unwrap();
         let first = server.last_notify();
-        let body = "+1 212 555 0100\n\
-                    2 open topics, latest: Invoice &lt;March&gt; &amp; credit";
+        let body = "Jane Doe\n+1 212 555 0100\n\
+                    2 open topics · latest: Invoice &lt;March&gt; &amp; credit";
         let expected = Notify {
             id: first.id,
             app_name: "callpop".to_owned(),
             replaces_id: 0,
             app_icon: "call-start".to_owned(),
-            summary: "Jane Doe (Acme & Sons)".to_owned(),
+            summary: "Call from Acme & Sons".to_owned(),
             body: body.to_owned(),
             actions: ["log-call", "Log call", "dismiss", "Dismiss"]
                 .map(String::from)
                 .into(),
             hints: first.hints.clone(),
             timeout: 0,
+            at: first.at,
         };
         assert_eq!(first, expected);
         assert_eq!(first.hints.keys().collect::<Vec<_>>(), ["urgency"]);
@@ -227,7 +324,7 @@ mod dbus {
         notifier.mark_answered(&known_customer()).await.unwrap();
         let answered = server.last_notify();
         assert_eq!((answered.replaces_id, answered.id), (first.id, first.id));
-        assert_eq!(answered.summary, "Jane Doe (Acme & Sons) (answered)");
+        assert_eq!(answered.summary, "Answered · Call from Acme & Sons");
 
         // Withdrawn: closed by id; other calls are left alone.
         notifier.withdraw(99).await;
@@ -247,14 +344,14 @@ mod dbus {
 
         notifier.show(&unknown_caller(None)).await.unwrap();
         let unknown = server.last_notify();
-        assert_eq!(unknown.summary, "Incoming call");
+        assert_eq!(unknown.summary, format!("Call from {NUMBER}"));
         assert_eq!(unknown.body, format!("Unknown caller\n{NUMBER}"));
 
         notifier.show(&withheld()).await.unwrap();
         let withheld = server.last_notify();
         assert_eq!(
             (withheld.summary.as_str(), withheld.body.as_str()),
-            ("Withheld number", "")
+            ("Withheld caller", "")
         );
         let shown = format!("{}{}", withheld.summary, withheld.body);
         assert!(!shown.chars().any(|c| c.is_ascii_digit()), "{shown:?}");
@@ -272,7 +369,7 @@ mod dbus {
 
         let markup = capabilities.contains(&"body-markup");
         for (call_id, (raw, escaped, plain)) in (1..).zip(CASE_23) {
-            let pop = PopView {
+            let pop = Pop {
                 call_id,
                 ..unknown_caller(Some(raw))
             };
@@ -280,7 +377,7 @@ mod dbus {
 
             let seen = server.last_notify();
             let name = if markup { escaped } else { plain };
-            assert_eq!(seen.summary, "Incoming call", "{raw:?}");
+            assert_eq!(seen.summary, format!("Call from {NUMBER}"), "{raw:?}");
             assert_eq!(seen.body, format!("{name}\n{NUMBER}"), "{raw:?}");
             let elsewhere = format!("{:?}{:?}{}", seen.actions, seen.hints, seen.app_icon);
             assert!(!elsewhere.contains("Bank") && !elsewhere.contains("Tom"));
