@@ -70,10 +70,6 @@ impl Settings {
     }
 
     /// `GET /api/v1/pops`, with `extension=` for each one named.
-    ///
-    /// FIXME(pops-query): the daemon's handler (`web::api::pops`) reads one
-    /// `extension=` and answers 400 to several, though the stream behind it
-    /// takes a list; until it reads them all, name one extension at most.
     pub fn pops_url(&self) -> Url {
         let mut url = self.endpoint("api/v1/pops");
         if !self.extensions.is_empty() {

@@ -3,7 +3,7 @@
 //! signed-in page's session (see `auth`); a rep gets the pops and calls of
 //! their own extensions, managers and admins those of any.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -16,11 +16,6 @@ use crate::calls::{CallFilter, CallRecord};
 use crate::pop::sse;
 use crate::telephony::Direction;
 
-#[derive(Deserialize)]
-pub struct PopsQuery {
-    extension: Option<String>,
-}
-
 /// `GET /api/v1/me`: the user a token or session stands for.
 pub async fn me(user: ApiUser) -> Json<serde_json::Value> {
     Json(serde_json::json!({
@@ -32,29 +27,39 @@ pub async fn me(user: ApiUser) -> Json<serde_json::Value> {
     }))
 }
 
-/// `GET /api/v1/pops?extension=201`: the pop stream of one extension, or
-/// without `extension` of the caller's own (of all of them for the
-/// bootstrap token, which has none).
+/// `GET /api/v1/pops?extension=201&extension=202`: the pop stream of the
+/// extensions named, or without `extension` of the caller's own (of all of
+/// them for the bootstrap token, which has none).
 pub async fn pops(
     State(state): State<AppState>,
     user: ApiUser,
-    Query(query): Query<PopsQuery>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, WebError> {
-    let extensions = match query.extension.filter(|x| !x.is_empty()) {
-        Some(x) if user.may_watch(&x) => Some(vec![x]),
-        Some(x) => {
-            return Err(WebError::Forbidden(format!("extension {x} is not one of yours")))
-        }
-        None if user.id.is_none() => None,
-        None if user.extensions.is_empty() => {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|e| WebError::BadRequest(format!("unreadable query: {e}")))?;
+    let named: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, v)| k == "extension" && !v.is_empty())
+        .map(|(_, v)| v)
+        .collect();
+    if let Some(x) = named.iter().find(|x| !user.may_watch(x)) {
+        return Err(WebError::Forbidden(format!(
+            "extension {x} is not one of yours"
+        )));
+    }
+    let extensions = match named {
+        named if !named.is_empty() => Some(named),
+        _ if user.id.is_none() => None,
+        _ if user.extensions.is_empty() => {
             return Err(WebError::BadRequest(
                 "you have no extension yet: an admin adds them under Users; \
                  or name one with extension="
                     .into(),
             ))
         }
-        None => Some(user.extensions.clone()),
+        _ => Some(user.extensions.clone()),
     };
     let last = headers
         .get("last-event-id")
@@ -80,7 +85,9 @@ pub async fn calls(
 ) -> Result<Json<Vec<CallRecord>>, WebError> {
     let extension = query.extension.filter(|x| !x.is_empty());
     if let Some(x) = extension.as_deref().filter(|x| !user.may_watch(x)) {
-        return Err(WebError::Forbidden(format!("extension {x} is not one of yours")));
+        return Err(WebError::Forbidden(format!(
+            "extension {x} is not one of yours"
+        )));
     }
     let filter = CallFilter {
         since: time_param("since", query.since.as_deref())?,

@@ -112,3 +112,29 @@ async fn a_reconnecting_listener_gets_the_pops_still_ringing_that_it_has_not_see
     assert_eq!(call_of(&events[0]), later_call);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stream_follows_every_extension_it_names_and_no_other() {
+    let app = spawn_app(&[]).await;
+    let udp = SipUdp::new(app.sip).await;
+    let url = app.url("/api/v1/pops?extension=201&extension=202");
+    let mut both = PopStream::open(&app.client, &url, None).await;
+
+    for (extension, from) in [
+        ("203", "+12125550130"),
+        ("201", "+12125550131"),
+        ("202", "+12125550132"),
+    ] {
+        let invite = Request::new("INVITE", extension, from);
+        let answers = udp.exchange(&invite, 180).await;
+        assert_eq!(status(answers.last().unwrap()), 180, "{answers:?}");
+    }
+
+    let pops = both.collect(3, Duration::from_secs(3)).await;
+    let rang: Vec<&str> = pops
+        .iter()
+        .filter(|e| e.event == "pop")
+        .map(|e| e.data["pop"]["extension"].as_str().unwrap())
+        .collect();
+    assert_eq!(rang, ["201", "202"], "{pops:?}");
+}
