@@ -7,6 +7,7 @@
 mod account;
 mod admin;
 mod api;
+mod assets;
 mod auth;
 mod dial;
 mod error;
@@ -92,6 +93,7 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
     vec![
         route(M::GET, "/healthz", Open, || async { "ok" }),
         route(M::GET, "/metrics", Open, metrics::render),
+        route(M::GET, "/static/pop.js", Open, assets::pop_js),
         route(M::GET, "/login", SignIn, login::form),
         route(M::POST, "/login", SignIn, login::sign_in),
         route(M::GET, "/setup/{token}", SignIn, setup::form),

@@ -2,9 +2,11 @@
 //! driven by real peers (sipp, raw Asterisk INVITEs, the built binary).
 
 mod ami_server;
+mod chromium;
 mod helpers;
 
 mod agent;
+mod browser_pop;
 mod ami;
 mod daemon;
 mod import;
