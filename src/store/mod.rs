@@ -8,7 +8,6 @@
 
 pub mod calls;
 pub mod customers;
-pub mod opportunities;
 pub mod topics;
 pub mod users;
 
