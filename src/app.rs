@@ -157,6 +157,7 @@ pub async fn run(
         links,
         base_url: config.server.base_url.clone(),
         throttle: Arc::new(Throttle::new()),
+        company: config.company.clone(),
     };
     let web = tokio::spawn(web::serve(listeners.web, state, stopped(stop_rx)));
 

@@ -20,6 +20,7 @@ pub struct Config {
     pub database: Database,
     pub sip: Sip,
     pub phone: Phone,
+    pub company: Company,
     pub pop: Pop,
     pub api: Api,
     /// Links to PBXs besides the built-in SIP endpoint.
@@ -117,6 +118,28 @@ pub struct Sip {
 #[serde(deny_unknown_fields)]
 pub struct Phone {
     pub home_region: String,
+}
+
+/// The `[company]` section: what the CRM pages need to know about the company.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Company {
+    /// An IANA zone name; calendars and typed times are read in it.
+    pub time_zone: String,
+    /// The ISO 4217 code new opportunities are valued in unless told.
+    pub currency: String,
+}
+
+/// Three capital letters, the shape of an ISO 4217 code such as "EUR".
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+impl Company {
+    /// The company's time zone; `check` made sure the name is known.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -218,6 +241,16 @@ impl Config {
             crate::lookup::Normalizer::new(&self.phone.home_region).is_ok(),
             "invalid configuration: phone.home_region {:?} is not a known region code",
             self.phone.home_region
+        );
+        anyhow::ensure!(
+            self.company.time_zone.parse::<chrono_tz::Tz>().is_ok(),
+            "invalid configuration: company.time_zone {:?} is not a known IANA time zone",
+            self.company.time_zone
+        );
+        anyhow::ensure!(
+            is_currency_code(&self.company.currency),
+            "invalid configuration: company.currency {:?} is not an ISO 4217 code such as USD",
+            self.company.currency
         );
         Ok(())
     }
@@ -324,6 +357,8 @@ mod tests {
         assert_eq!(config.database.url.expose(), "sqlite://data/callpop.db");
         assert_eq!(config.sip.listen.to_string(), "127.0.0.1:5060");
         assert_eq!(config.phone.home_region, "US");
+        assert_eq!(config.company.tz(), chrono_tz::UTC);
+        assert_eq!(config.company.currency, "USD");
         assert!(!config.pop.desktop);
         assert!(config.api.token.is_none());
         assert!(config
@@ -372,6 +407,8 @@ mod tests {
             ("CALLPOP_DATABASE__URL", "mysql://x", "database.url"),
             ("CALLPOP_PHONE__HOME_REGION", "ZZ", "phone.home_region"),
             ("CALLPOP_POP__DESKTOP", "maybe", "pop.desktop"),
+            ("CALLPOP_COMPANY__TIME_ZONE", "Mars/Olympus", "company.time_zone"),
+            ("CALLPOP_COMPANY__CURRENCY", "dollars", "company.currency"),
             (
                 "CALLPOP_SIP__STALE_AFTER_SECS",
                 "10000000000000000",

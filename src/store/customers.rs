@@ -96,6 +96,10 @@ pub struct Customer {
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped on every edit; an edit names the version it started from.
+    pub version: i64,
+    /// Set when this customer was merged into another.
+    pub merged_into: Option<i64>,
     pub contacts: Vec<Contact>,
     pub numbers: Vec<StoredNumber>,
 }
@@ -105,6 +109,7 @@ pub struct Contact {
     pub id: i64,
     pub name: String,
     pub email: String,
+    pub version: i64,
 }
 
 /// A stored number; `contact_id` is set when it is a contact's own.
@@ -206,6 +211,12 @@ macro_rules! insert_number {
     }};
 }
 
+mod edit;
+mod history;
+
+pub use edit::{EditError, MergeCounts};
+pub use history::{CustomerCall, CustomerTopic};
+
 impl Store {
     /// Stores one customer with its contacts and numbers; returns its id.
     pub async fn insert_customer(&self, customer: &NewCustomer) -> anyhow::Result<i64> {
@@ -235,21 +246,24 @@ impl Store {
 
     /// The customer `id` with its contacts and numbers, if there is one.
     pub async fn customer(&self, id: i64) -> anyhow::Result<Option<Customer>> {
-        let head: Option<(i64, String, String, i64, i64)> = on_pool!(self, pool => {
+        type Head = (i64, String, String, i64, i64, i64, Option<i64>);
+        let head: Option<Head> = on_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, name, notes, created_at, updated_at FROM customers WHERE id = $1",
+                "SELECT id, name, notes, created_at, updated_at, version, merged_into \
+                 FROM customers WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
             .await
         })
         .with_context(|| format!("failed to read customer {id}"))?;
-        let Some((id, name, notes, created_at, updated_at)) = head else {
+        let Some((id, name, notes, created_at, updated_at, version, merged_into)) = head else {
             return Ok(None);
         };
 
         let contacts: Vec<Contact> = on_pool!(self, pool => {
-            let sql = "SELECT id, name, email FROM contacts WHERE customer_id = $1 ORDER BY id";
+            let sql = "SELECT id, name, email, version FROM contacts \
+                       WHERE customer_id = $1 ORDER BY id";
             sqlx::query_as(sql)
                 .bind(id)
                 .fetch_all(pool)
@@ -264,6 +278,8 @@ impl Store {
             notes,
             created_at: from_millis(created_at),
             updated_at: from_millis(updated_at),
+            version,
+            merged_into,
             contacts,
             numbers,
         }))
@@ -304,7 +320,8 @@ impl Store {
         Ok(numbers.collect())
     }
 
-    /// Customers whose name contains `name` (any case), by name, one page.
+    /// Customers whose name, or a contact's name or email, contains `name`
+    /// (any case), by name, one page. Merged customers are left out.
     ///
     /// The pattern has a leading wildcard, so this reads the whole table:
     /// fine for the customer list, never used on the call path. SQLite folds
@@ -320,7 +337,10 @@ impl Store {
                 "SELECT c.id, c.name, \
                  (SELECT COUNT(*) FROM contacts k WHERE k.customer_id = c.id) AS contacts, \
                  (SELECT COUNT(*) FROM phone_numbers p WHERE p.customer_id = c.id) AS numbers \
-                 FROM customers c WHERE LOWER(c.name) LIKE $1 ESCAPE '\\' \
+                 FROM customers c WHERE c.merged_into IS NULL \
+                 AND (LOWER(c.name) LIKE $1 ESCAPE '\\' OR c.id IN \
+                      (SELECT k.customer_id FROM contacts k WHERE LOWER(k.name) LIKE $1 \
+                       ESCAPE '\\' OR LOWER(k.email) LIKE $1 ESCAPE '\\')) \
                  ORDER BY c.name, c.id LIMIT $2 OFFSET $3",
             )
             .bind(&pattern)
@@ -330,6 +350,27 @@ impl Store {
             .await
         })
         .context("failed to search customers")
+    }
+}
+
+impl Store {
+    /// The list lines of the customers `ids` that were not merged away, by
+    /// name: what a search by phone number shows.
+    pub async fn customer_summaries(&self, ids: &[i64]) -> anyhow::Result<Vec<CustomerSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are integers, so listing them in the SQL text is safe.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT c.id, c.name, \
+             (SELECT COUNT(*) FROM contacts k WHERE k.customer_id = c.id) AS contacts, \
+             (SELECT COUNT(*) FROM phone_numbers p WHERE p.customer_id = c.id) AS numbers \
+             FROM customers c WHERE c.merged_into IS NULL AND c.id IN ({list}) \
+             ORDER BY c.name, c.id"
+        );
+        on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)
+            .context("failed to read customers by id")
     }
 }
 

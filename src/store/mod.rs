@@ -7,7 +7,10 @@
 //! arithmetic mean the same on both backends.
 
 pub mod calls;
+pub mod callbacks;
+pub mod conversations;
 pub mod customers;
+pub mod opportunities;
 pub mod topics;
 pub mod users;
 

@@ -62,7 +62,7 @@ pub async fn dial(
 }
 
 /// The extension a user's click-to-dial rings.
-fn dial_from(user: &CurrentUser, named: Option<&str>) -> Result<String, WebError> {
+pub(super) fn dial_from(user: &CurrentUser, named: Option<&str>) -> Result<String, WebError> {
     let named = named.map(str::trim).filter(|x| !x.is_empty());
     let Some(extension) = named else {
         return user.extensions.first().cloned().ok_or_else(|| {
@@ -117,7 +117,7 @@ fn view(dial: Dial, call_id: Option<i64>) -> DialView {
 /// The number as the PBX should dial it: digits, `+`, `*` and `#`, with
 /// the spaces, dashes, dots and brackets people write removed. Anything
 /// else is refused, so nothing but a number reaches the dialplan.
-fn dialable(number: &str) -> Result<String, WebError> {
+pub(super) fn dialable(number: &str) -> Result<String, WebError> {
     let refuse = || {
         WebError::BadRequest(
             "number may hold only digits, spaces and + - ( ) . * #".into(),
@@ -138,7 +138,10 @@ fn dialable(number: &str) -> Result<String, WebError> {
     Ok(out)
 }
 
-fn pick_link(state: &AppState, name: Option<&str>) -> Result<Arc<ami::Handle>, WebError> {
+pub(super) fn pick_link(
+    state: &AppState,
+    name: Option<&str>,
+) -> Result<Arc<ami::Handle>, WebError> {
     let found = match name {
         Some(name) => state.links.iter().find(|l| l.name == name),
         None if state.links.len() == 1 => state.links.first(),

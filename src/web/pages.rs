@@ -4,13 +4,12 @@
 //! see every call.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect};
-use chrono::{DateTime, Utc};
 
 use super::auth::{Admins, PageUser};
 use super::error::PageError;
-use super::{AppState, WebError};
+use super::AppState;
 use crate::calls::{CallFilter, CallRecord};
 
 /// What the top bar of a signed-in page shows, and the token its forms
@@ -20,18 +19,6 @@ pub struct Nav {
     pub name: String,
     pub csrf: String,
     pub admin: bool,
-}
-
-#[derive(Template)]
-#[template(path = "call.html")]
-struct CallPage {
-    nav: Option<Nav>,
-    call: CallRecord,
-    number: String,
-    outcome: String,
-    started: String,
-    answered: String,
-    ended: String,
 }
 
 #[derive(Template)]
@@ -50,38 +37,6 @@ pub async fn admin_home(_user: PageUser<Admins>) -> impl IntoResponse {
     Redirect::to("/admin/users")
 }
 
-/// `/calls/{id}`: the page a pop links to.
-pub async fn call(
-    State(state): State<AppState>,
-    user: PageUser,
-    Path(id): Path<i64>,
-) -> Result<Html<String>, PageError> {
-    let call = state.store.call(id).await?.ok_or(WebError::NotFound)?;
-    if !user.may_see(&call) {
-        let refused =
-            WebError::Forbidden("This call did not ring at any of your extensions.".into());
-        return Err(PageError::from(refused).with_nav(user.nav()));
-    }
-    let number = match (&call.remote_e164, &call.remote_raw) {
-        (Some(e164), _) => {
-            let normalizer = state.lookup.normalizer();
-            normalizer.for_people(&normalizer.normalize(e164))
-        }
-        (None, Some(raw)) => raw.clone(),
-        (None, None) => "unknown number".into(),
-    };
-    let page = CallPage {
-        nav: Some(user.nav()),
-        number,
-        outcome: call.outcome.clone().unwrap_or_else(|| "ringing".into()),
-        started: when(Some(call.started_at)),
-        answered: when(call.answered_at),
-        ended: when(call.ended_at),
-        call,
-    };
-    render(&page)
-}
-
 /// `/calls`: the latest calls this user may see.
 pub async fn calls(
     State(state): State<AppState>,
@@ -97,11 +52,6 @@ pub async fn calls(
         calls: state.store.calls(&filter).await?,
         everyone: user.calls_filter().is_none(),
     })
-}
-
-fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "—".into())
 }
 
 pub fn render(page: &impl Template) -> Result<Html<String>, PageError> {

@@ -15,3 +15,7 @@ mod pops;
 mod sip;
 mod sip_edges;
 mod users;
+mod crm_calls;
+mod workflow;
+mod customers;
+mod opportunities;
