@@ -153,6 +153,8 @@ pub struct Pop {
 pub struct Api {
     #[serde(default)]
     pub token: Option<Secret>,
+    /// How often an open pop stream checks its token or session again.
+    pub stream_check_secs: u64,
 }
 
 /// A value that must not reach logs: `Debug` prints a placeholder.
@@ -205,7 +207,11 @@ impl Config {
             .list_separator(",")
             .with_list_parse_key("sip.trusted_peers")
             .try_parsing(true)
-            .source(Some(env.into_iter().collect()));
+            .source(Some(
+                env.into_iter()
+                    .filter(|(key, _)| key != "CALLPOP_CONFIG")
+                    .collect(),
+            ));
         let config: Config = builder
             .add_source(env)
             .build()
@@ -237,6 +243,11 @@ impl Config {
             "invalid configuration: sip.stale_after_secs must be from 60 to 604800, got {stale}"
         );
         self.check_links()?;
+        let every = self.api.stream_check_secs;
+        anyhow::ensure!(
+            (1..=30).contains(&every),
+            "invalid configuration: api.stream_check_secs must be from 1 to 30, got {every}"
+        );
         anyhow::ensure!(
             crate::lookup::Normalizer::new(&self.phone.home_region).is_ok(),
             "invalid configuration: phone.home_region {:?} is not a known region code",
@@ -268,6 +279,21 @@ impl Config {
             );
             anyhow::ensure!(names.insert(name), "{at}.name {name:?} is used twice");
             anyhow::ensure!(!link.host.is_empty(), "{at}.host is empty");
+            // These go into the Manager protocol's lines: a line break would
+            // end the field and start another.
+            let lines = [
+                ("host", link.host.as_str()),
+                ("username", link.username.as_str()),
+                ("secret", link.secret.expose()),
+                ("originate_channel", link.originate_channel.as_str()),
+                ("originate_context", link.originate_context.as_str()),
+            ];
+            for (key, value) in lines {
+                anyhow::ensure!(
+                    !value.chars().any(char::is_control),
+                    "{at}.{key} must not hold line breaks or control characters"
+                );
+            }
             anyhow::ensure!(link.port != 0, "{at}.port must not be 0");
             anyhow::ensure!(
                 link.originate_channel.contains("{extension}"),
@@ -330,6 +356,10 @@ mod tests {
             ("name = \"x\"\nping_secs = 0\n", "links[0].ping_secs"),
             ("name = \"x\"\noriginate_channel = \"SIP/201\"\n", "originate_channel"),
             ("name = \"x\"\nkind2 = 1\n", "kind2"),
+            (
+                "name = \"x\"\noriginate_context = \"x\\r\\nAction: Originate\"\n",
+                "links[0].originate_context",
+            ),
         ];
         for (extra, named) in cases {
             std::fs::write(&file, format!("{base}{extra}")).unwrap();
@@ -340,6 +370,12 @@ mod tests {
         std::fs::write(&file, base.replace("\"ami\"", "\"fax\"") + "name = \"x\"\n").unwrap();
         let text = format!("{:#}", Config::load_from(Some(&file), env(&[])).unwrap_err());
         assert!(text.contains("fax"), "{text}");
+    }
+
+    #[test]
+    fn the_config_files_own_variable_is_not_read_as_a_setting() {
+        let config = Config::load_from(None, env(&[("CALLPOP_CONFIG", "/etc/callpop.toml")]));
+        assert!(config.is_ok(), "{:#}", config.unwrap_err());
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

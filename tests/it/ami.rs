@@ -753,9 +753,44 @@ async fn a_refused_login_shows_on_the_link_and_is_retried_without_a_crash() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert!(health.status().is_success());
     assert!(app.calls().await.is_empty());
+
+    // A dial while the link is down is refused now, not sent on its return.
+    let dial = app
+        .client
+        .post(app.url("/api/v1/dial"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"number": "+1555019902", "extension": "201"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dial.status().as_u16(), 503);
     let still = link_status(app).await;
     assert_ne!(still[0]["state"], "connected", "{still:#?}");
     rig.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_pointed_at_something_else_never_sends_it_the_secret() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = spawn_app_with_config(&[], &link_toml("office", port, &[])).await;
+
+    let (mut stream, _) = listener.accept().await.unwrap();
+    stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "callpop hangs up on a stranger");
+    assert!(!String::from_utf8_lossy(&got).contains("crmsecret"), "{got:?}");
+
+    let shown = eventually(WAIT, async || {
+        let links = link_status(&app).await;
+        let error = links[0]["last_error"].as_str().unwrap_or_default().to_owned();
+        error.contains("not an Asterisk manager").then_some(())
+    })
+    .await;
+    assert!(shown.is_some(), "{:#?}", link_status(&app).await);
+    app.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------

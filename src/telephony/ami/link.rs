@@ -32,6 +32,11 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Click-to-dial requests remembered for their outcome.
 const DIALS_KEPT: usize = 1000;
+/// The most channels read from one `CoreShowChannels` answer; a PBX with
+/// more is beyond what one link follows, and its list is dropped.
+const MAX_LISTED: usize = 100_000;
+/// Presentation questions left unanswered that are remembered.
+const MAX_ASKED: usize = 10_000;
 
 /// How to reach and log in to one Asterisk.
 #[derive(Clone, Debug)]
@@ -108,6 +113,10 @@ impl Handle {
     /// Asks Asterisk to ring `extension` and, once answered, dial
     /// `number`. Returns the request as queued; [`Handle::dial`] follows it.
     pub fn originate(&self, extension: &str, number: &str) -> anyhow::Result<Dial> {
+        // A dial kept until the link comes back would ring the rep's phone
+        // long after they gave up: refuse it now instead.
+        let state = self.status.lock().expect("status lock").state;
+        anyhow::ensure!(state == State::Connected, "link {} is not connected", self.name);
         let dial = Dial {
             id: new_dial_id(),
             link: self.name.clone(),
@@ -186,6 +195,7 @@ pub fn start(
         next_action: 0,
         presentation: HashMap::new(),
         dials: HashMap::new(),
+        getvar_refused: false,
     };
     (handle.clone(), tokio::spawn(link.run(shutdown)))
 }
@@ -201,6 +211,8 @@ struct Link {
     presentation: HashMap<String, String>,
     /// Originates in flight: ActionID → dial id.
     dials: HashMap<String, String>,
+    /// Asterisk refused a Getvar in this session (said once).
+    getvar_refused: bool,
 }
 
 /// Why a session ended.
@@ -273,7 +285,13 @@ impl Link {
             loop {
                 if let Some(frame) = framer.next() {
                     return match frame {
-                        Frame::Banner(text) => Ok(text.to_owned()),
+                        Frame::Banner(text) if text.contains("Call Manager") => {
+                            Ok(text.to_owned())
+                        }
+                        Frame::Banner(text) => Err(format!(
+                            "not an Asterisk manager: greeting {:?}",
+                            text.chars().take(80).collect::<String>()
+                        )),
                         _ => Err("not an Asterisk manager: no greeting".to_string()),
                     };
                 }
@@ -323,6 +341,10 @@ impl Link {
         }
         info!(link = %self.handle.name, %addr, "ami link connected");
         self.handle.set_state(State::Connected, None);
+        // Questions of the last session will not be answered: the
+        // assembly's own wait releases their calls.
+        self.presentation.clear();
+        self.getvar_refused = false;
 
         // What is up now: calls that went on while the link was down are
         // neither lost nor doubled.
@@ -408,6 +430,9 @@ impl Link {
                     .and_then(|a| a.field("Variable", "CALLERID(pres)"));
                 match action {
                     Ok(action) => {
+                        if self.presentation.len() >= MAX_ASKED {
+                            self.presentation.clear();
+                        }
                         self.presentation.insert(id, linkedid);
                         actions.push(action);
                     }
@@ -436,6 +461,12 @@ impl Link {
         if let Some(response) = msg.response().filter(|_| msg.event().is_none()) {
             let success = response.eq_ignore_ascii_case("Success");
             if let Some(linkedid) = self.presentation.remove(action_id) {
+                if !success && !self.getvar_refused {
+                    self.getvar_refused = true;
+                    warn!(link = %self.handle.name, reason = msg.get("Message").unwrap_or(""),
+                        "getvar refused: withheld callers cannot be told apart \
+                         (manager.conf write = call)");
+                }
                 let value = msg.get("Value").filter(|_| success);
                 self.assembler.presentation(&linkedid, value, out);
             } else if let Some(dial) = self.dials.get(action_id).cloned() {
@@ -459,6 +490,12 @@ impl Link {
         self.handle.events.fetch_add(1, Ordering::Relaxed);
         match msg.event() {
             Some("CoreShowChannel") if action_id == show_id => {
+                if snapshot.as_ref().is_some_and(|list| list.len() >= MAX_LISTED) {
+                    warn!(link = %self.handle.name, max = MAX_LISTED,
+                        "channel list too long; calls during the outage may be missed");
+                    *snapshot = None;
+                    self.assembler.end_snapshot();
+                }
                 if let Some(list) = snapshot.as_mut() {
                     list.push(snapshot_line(msg));
                 }
