@@ -10,21 +10,43 @@
   // Call id -> { card, extensions (Set), notification }.
   var calls = new Map();
 
+  // Controls become spaces; bidirectional overrides and isolates and
+  // zero-width characters go: a caller's name must not reorder or hide what
+  // the rep reads.
+  var CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+  var INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+  var MAX_CHARS = 64;
+
+  // Caller or CRM text as it may be shown: cleaned, spaces collapsed, capped.
+  function clean(text) {
+    var chars = Array.from(String(text || "").replace(CONTROLS, " ").replace(INVISIBLE, "").replace(/\s+/g, " ").trim());
+    return chars.length > MAX_CHARS ? chars.slice(0, MAX_CHARS - 1).join("") + "…" : chars.join("");
+  }
+
   function who(pop) {
     if (pop.withheld) return "Withheld caller";
     var m = pop.matches[0];
-    if (m) return m.contact ? m.contact + " · " + m.customer : m.customer;
-    return pop.name || pop.caller || "Unknown caller";
+    if (m) return m.contact ? clean(m.contact) + " · " + clean(m.customer) : clean(m.customer);
+    return clean(pop.name) || clean(pop.caller) || "Unknown caller";
+  }
+
+  // The notification's title: callpop's words and CRM data, never the
+  // name the caller sent.
+  function summary(pop) {
+    if (pop.withheld) return "Withheld caller";
+    var m = pop.matches[0];
+    if (m) return "Call from " + clean(m.customer);
+    return pop.caller ? "Call from " + clean(pop.caller) : "Incoming call";
   }
 
   function detail(pop) {
     var lines = [];
-    if (!pop.withheld && pop.caller) lines.push(pop.caller);
+    if (!pop.withheld && pop.caller) lines.push(clean(pop.caller));
     if (pop.matches.length > 1) lines.push(pop.matches.length + " customers have this number");
     var m = pop.matches[0];
     if (m && m.open_topics > 0) {
       var topics = m.open_topics + (m.open_topics === 1 ? " open topic" : " open topics");
-      if (m.latest_topic) topics += " · latest: " + m.latest_topic;
+      if (m.latest_topic) topics += " · latest: " + clean(m.latest_topic);
       lines.push(topics);
     }
     return lines;
@@ -63,8 +85,8 @@
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     // One tag per call: other tabs and a ring at a second extension
     // replace the notification instead of stacking it.
-    var n = new Notification("Call from " + who(pop), {
-      body: detail(pop).join("\n"),
+    var n = new Notification(summary(pop), {
+      body: [who(pop)].concat(detail(pop)).join("\n"),
       tag: "callpop-call-" + pop.call_id,
     });
     n.onclick = function () {

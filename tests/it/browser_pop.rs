@@ -58,5 +58,20 @@ async fn a_signed_in_page_pops_the_ringing_call_as_text_and_takes_it_down() {
     chromium
         .wait_for("return document.querySelectorAll('#pops .pop').length === 0;", WAIT)
         .await;
+
+    // A name that would turn text around or cover the page (field case 23).
+    let mut bidi = Request::new("INVITE", "201", "+12125550142");
+    let long = "A".repeat(300);
+    bidi.headers.push(format!(
+        "P-Asserted-Identity: \"inv\u{202E}fdp.exe\u{200B}{long}\" <sip:+12125550142@pbx.invalid>"
+    ));
+    udp.exchange(&bidi, 180).await;
+    let text = chromium.wait_for(CARD_TEXT, WAIT).await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains("invfdp.exeAAA"), "{text}");
+    assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text:?}");
+    let title = text.lines().next().unwrap();
+    assert!(title.chars().count() <= "Ringing · ".len() + 64, "{title}");
+    assert!(title.ends_with('…'), "{title}");
     chromium.quit().await;
 }
