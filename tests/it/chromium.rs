@@ -10,6 +10,11 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::peer;
 
+/// WebDriver's code for the Tab key.
+pub const TAB: &str = "\u{E004}";
+/// WebDriver's code for the Enter key.
+pub const ENTER: &str = "\u{E007}";
+
 pub struct Chromium {
     driver: Child,
     base: String,
@@ -106,6 +111,23 @@ impl Chromium {
     pub async fn script(&self, script: &str) -> Value {
         let body = json!({ "script": script, "args": [] });
         self.call(reqwest::Method::POST, "/execute/sync", body).await
+    }
+
+    /// Types `text` into the element `css` finds, as a keyboard does: the
+    /// element takes the focus first. WebDriver's key codes name special
+    /// keys (see [`TAB`], [`ENTER`]).
+    pub async fn keys(&self, css: &str, text: &str) {
+        let found = json!({ "using": "css selector", "value": css });
+        let element = self.call(reqwest::Method::POST, "/element", found).await;
+        let id = element
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {element}"))
+            .to_owned();
+        let typed = json!({ "text": text });
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), typed)
+            .await;
     }
 
     /// Runs `script` until it returns something truthy, up to `wait`.

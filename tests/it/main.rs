@@ -6,6 +6,7 @@ mod chromium;
 mod helpers;
 
 mod agent;
+mod browser_call_page;
 mod browser_pop;
 mod ami;
 mod daemon;
