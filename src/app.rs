@@ -153,6 +153,7 @@ pub async fn run(
         hub: hub.clone(),
         lookup,
         api_token: config.api.token.clone(),
+        stream_check: Duration::from_secs(config.api.stream_check_secs),
         sip: sip_endpoint,
         links,
         base_url: config.server.base_url.clone(),

@@ -15,6 +15,7 @@ use serde::Serialize;
 /// a rep handles their own calls, a manager also reads everyone's, an admin
 /// also manages users and links.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Rep,

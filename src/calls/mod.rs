@@ -87,7 +87,7 @@ pub struct NewCall {
 }
 
 /// One customer a call's number matched, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CallMatch {
     pub customer_id: i64,
     pub customer_name: String,
@@ -97,7 +97,7 @@ pub struct CallMatch {
 }
 
 /// A call as recorded.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CallRecord {
     pub id: i64,
     pub link: String,
@@ -123,7 +123,7 @@ pub struct CallRecord {
 }
 
 /// A hand-on of a call from one extension to another.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Transfer {
     pub from: String,
     pub to: String,
@@ -132,7 +132,7 @@ pub struct Transfer {
 }
 
 /// One extension a call rang at.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Leg {
     pub extension: String,
     pub rang_at: DateTime<Utc>,

@@ -85,7 +85,8 @@ pub struct Entry {
 }
 
 /// A customer (and maybe the contact person) the caller's number matched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = LookupMatch)]
 pub struct Match {
     pub customer_id: i64,
     pub customer_name: String,
@@ -93,6 +94,8 @@ pub struct Match {
     pub contact_name: Option<String>,
     /// The stored number that matched, as the record writes it.
     pub number: String,
+    /// `exact`, `national` or `suffix:N` (the last N digits).
+    #[schema(value_type = String)]
     pub reason: Reason,
 }
 
@@ -128,7 +131,7 @@ pub struct Outcome {
 
 /// What `GET /api/v1/lookup?number=` shows: the forms the number was read
 /// into, each step tried and what it found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
     pub caller: Number,
     /// The caller as a rep would write it.
@@ -142,9 +145,10 @@ pub struct Explanation {
 }
 
 /// One matching step and what came of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// `exact`, `national` or `suffix`.
+    #[schema(value_type = String)]
     pub step: &'static str,
     /// The values looked up; empty when the caller has no such form.
     pub tried: Vec<String>,

@@ -76,7 +76,7 @@ impl fmt::Debug for Region {
 }
 
 /// One phone number in every form lookup uses.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Number {
     /// As it was written or received.
     pub raw: String,

@@ -6,8 +6,12 @@
 //! then at its extensions: a client that reconnects closes what it shows
 //! that is not in it, such as a call that ended while it was away or
 //! before the daemon restarted.
+//!
+//! A stream ends when the hub closes, or when the caller's `until` says so
+//! (its credential lapsed); the client then reconnects and is told why.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,11 +41,13 @@ pub struct Showing {
     pub answered: bool,
 }
 
-/// The stream of some extensions, or of every extension with `None`.
+/// The stream of some extensions, or of every extension with `None`, until
+/// the hub closes or `until` completes.
 pub fn stream(
     hub: &Hub,
     extensions: Option<Vec<String>>,
     last_event_id: Option<u64>,
+    until: impl Future<Output = ()> + Send + 'static,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let wanted = move |event: &PopEvent| {
         extensions
@@ -67,10 +73,17 @@ pub fn stream(
         })
         .filter_map(move |item| std::future::ready(item.ok().filter(|e| wanted(e))));
 
+    let closed = hub.closed();
+    let end = async move {
+        tokio::select! {
+            () = closed => {}
+            () = until => {}
+        }
+    };
     let events = stream::once(std::future::ready(snapshot))
         .chain(missed.chain(live).map(|event| to_sse(&event)))
         .map(Ok)
-        .take_until(hub.closed());
+        .take_until(end);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

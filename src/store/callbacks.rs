@@ -23,7 +23,7 @@ pub struct NewCallback {
 }
 
 /// A callback as the pages show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Callback {
     pub id: i64,
     pub topic_id: i64,

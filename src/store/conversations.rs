@@ -63,7 +63,7 @@ pub enum ConversationError {
 }
 
 /// A conversation as the pages show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: i64,
     pub topic_id: i64,

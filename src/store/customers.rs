@@ -89,7 +89,7 @@ pub struct NewCustomer {
 }
 
 /// A stored customer with its contacts and numbers.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Customer {
     pub id: i64,
     pub name: String,
@@ -104,7 +104,7 @@ pub struct Customer {
     pub numbers: Vec<StoredNumber>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Contact {
     pub id: i64,
     pub name: String,
@@ -113,7 +113,7 @@ pub struct Contact {
 }
 
 /// A stored number; `contact_id` is set when it is a contact's own.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredNumber {
     pub id: i64,
     pub contact_id: Option<i64>,
@@ -126,7 +126,7 @@ pub struct StoredNumber {
 }
 
 /// One line of the customer list.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CustomerSummary {
     pub id: i64,
     pub name: String,

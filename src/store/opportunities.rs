@@ -28,6 +28,7 @@ use super::{from_millis, millis, on_pool, Store};
     Ord,
     serde::Serialize,
     serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
@@ -97,7 +98,7 @@ pub struct OpportunityFields {
 }
 
 /// A stored opportunity, with the names the pages show.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Opportunity {
     pub id: i64,
     pub topic_id: i64,
@@ -202,7 +203,7 @@ pub fn parse_money(text: &str, currency: &str) -> Result<i64, String> {
 }
 
 /// One stage an opportunity entered.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StageChange {
     pub opportunity_id: i64,
     pub title: String,

@@ -75,7 +75,7 @@ pub(crate) use insert_topic;
 pub(crate) const NAME_OF: &str = "COALESCE(NULLIF(TRIM(display_name), ''), username)";
 
 /// A topic as the pages show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Topic {
     pub id: i64,
     pub customer_id: i64,
@@ -102,7 +102,7 @@ impl Topic {
 }
 
 /// One opening, resolving or reopening of a topic.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TopicEvent {
     pub kind: String,
     pub user: Option<String>,

@@ -85,6 +85,19 @@ pub struct ApiToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// What a token or session grants now, read again while a pop stream it
+/// opened stays open: one query, the user and their extensions.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    pub user_id: i64,
+    pub role: Role,
+    pub active: bool,
+    /// In order, as [`User::extensions`].
+    pub extensions: Vec<String>,
+    /// A session's last use and end; `None` for an API token.
+    pub session_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
 /// Why a user could not be written; the rest are database failures.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -601,6 +614,50 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// What API token `token_id` grants now: `None` once it is revoked.
+    pub async fn token_standing(&self, token_id: i64) -> anyhow::Result<Option<Standing>> {
+        let sql = "SELECT u.id, u.role, u.active, e.extension FROM api_tokens t \
+            JOIN users u ON u.id = t.user_id LEFT JOIN user_extensions e ON e.user_id = u.id \
+            WHERE t.id = $1 ORDER BY e.position";
+        let rows: Vec<(i64, String, bool, Option<String>)> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(token_id).fetch_all(pool).await
+        })
+        .context("failed to read an API token's standing")?;
+        let Some((user_id, role, active, _)) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(Standing {
+            user_id,
+            role: role.parse().map_err(anyhow::Error::msg)?,
+            active,
+            extensions: rows.into_iter().filter_map(|r| r.3).collect(),
+            session_times: None,
+        }))
+    }
+
+    /// What the session with id `id` grants now: `None` once it has ended.
+    /// Whether it has expired is for the caller to judge.
+    pub async fn session_standing(&self, id: &str) -> anyhow::Result<Option<Standing>> {
+        type Row = (i64, String, bool, i64, i64, Option<String>);
+        let sql = "SELECT u.id, u.role, u.active, s.last_seen_at, s.expires_at, e.extension \
+            FROM sessions s JOIN users u ON u.id = s.user_id \
+            LEFT JOIN user_extensions e ON e.user_id = u.id WHERE s.id = $1 ORDER BY e.position";
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(id).fetch_all(pool).await
+        })
+        .context("failed to read a session's standing")?;
+        let Some((user_id, role, active, seen, expires, _)) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(Standing {
+            user_id,
+            role: role.parse().map_err(anyhow::Error::msg)?,
+            active,
+            extensions: rows.into_iter().filter_map(|r| r.5).collect(),
+            session_times: Some((from_millis(seen), from_millis(expires))),
+        }))
+    }
+
     async fn with_extensions(&self, rows: Vec<UserRow>) -> anyhow::Result<Vec<User>> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -751,6 +808,13 @@ mod tests {
             .unwrap();
         let (user, id, used) = store.api_token_user("token-hash").await.unwrap().unwrap();
         assert_eq!((user.username.as_str(), id, used), ("alice", token, None));
+        let standing = store.token_standing(token).await.unwrap().unwrap();
+        assert_eq!((standing.user_id, standing.active), (alice, true));
+        assert_eq!(standing.extensions, ["201", "202"], "in order");
+        assert!(standing.session_times.is_none());
+        let standing = store.session_standing("session-hash").await.unwrap();
+        let times = standing.and_then(|s| s.session_times).map(|(_, end)| millis(end));
+        assert_eq!(times, Some(millis(session.expires_at)));
         store.touch_api_token(token, now).await.unwrap();
         assert_eq!(
             store.api_tokens(alice).await.unwrap()[0]
@@ -768,6 +832,10 @@ mod tests {
         store.update_user(alice, &off).await.unwrap();
         assert!(store.session("session-hash").await.unwrap().is_none());
         assert!(store.api_token_user("token-hash").await.unwrap().is_none());
+        let standing = store.token_standing(token).await.unwrap().unwrap();
+        assert!(!standing.active && standing.extensions == ["201"]);
+        let ended = store.session_standing("session-hash").await.unwrap();
+        assert!(ended.is_none());
         let alice_now = store.user(alice).await.unwrap().unwrap();
         assert_eq!((alice_now.name(), alice_now.active), ("Alice", false));
         assert_eq!(alice_now.extensions, ["201"]);
@@ -800,6 +868,7 @@ mod tests {
         assert_eq!(ended, 1);
         assert!(!store.revoke_api_token(root_id, token).await.unwrap());
         assert!(store.revoke_api_token(alice, token).await.unwrap());
+        assert!(store.token_standing(token).await.unwrap().is_none());
         let names: Vec<_> = store
             .users()
             .await

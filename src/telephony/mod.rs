@@ -85,7 +85,7 @@ pub enum EventKind {
 }
 
 /// How a call was handed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TransferKind {
     /// Put through without speaking to the new extension first.

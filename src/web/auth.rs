@@ -6,15 +6,19 @@
 //! The API takes `Authorization: Bearer` with a user's API token (that
 //! user's role), or the bootstrap `api.token` from the config (the admin
 //! role, standing for no user), or the session cookie of a signed-in page.
+//! [`ApiUser::lapsed`] checks that credential again for as long as a pop
+//! stream it opened stays open.
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use super::error::PageError;
@@ -23,7 +27,8 @@ use super::session::{self, Session};
 use super::{AppState, WebError};
 use crate::auth::{secret, Role};
 use crate::calls::CallRecord;
-use crate::store::users::User;
+use crate::store::users::{Standing, User};
+use crate::store::Store;
 
 /// How often an API token's last use is written down.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::minutes(1);
@@ -190,9 +195,21 @@ fn to_sign_in(parts: &Parts) -> Redirect {
     Redirect::to(&format!("/login?next={}", super::login::encode(here)))
 }
 
+/// What an API request authenticated with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// The bootstrap `api.token` of the config: nothing to revoke.
+    Bootstrap,
+    /// A user's API token, by its id.
+    Token(i64),
+    /// A signed-in browser's session, by its id (its cookie's hash).
+    Session(String),
+}
+
 /// The user behind an API request with at least role `R`.
 pub struct ApiUser<R: Least = Reps> {
     pub user: CurrentUser,
+    pub credential: Credential,
     role: PhantomData<R>,
 }
 
@@ -208,7 +225,7 @@ impl<R: Least> FromRequestParts<AppState> for ApiUser<R> {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        let user = api_caller(parts, state).await?;
+        let (user, credential) = api_caller(parts, state).await?;
         if !user.is_at_least(R::ROLE) {
             info!(username = %user.username, path = %parts.uri.path(), "api refused: role");
             let holders = R::ROLE.holders();
@@ -216,14 +233,95 @@ impl<R: Least> FromRequestParts<AppState> for ApiUser<R> {
         }
         Ok(ApiUser {
             user,
+            credential,
             role: PhantomData,
         })
     }
 }
 
+impl<R: Least> ApiUser<R> {
+    /// Completes once this request's credential no longer stands (a token
+    /// revoked, a session ended or expired, the user deactivated) or no
+    /// longer lets the user watch `followed` (`None`: every extension),
+    /// checked every `every` with one query. Never completes for the
+    /// bootstrap token. Store failures count as lapsed: a stream closed
+    /// for nothing is reopened, one left open may be a leak.
+    pub fn lapsed(
+        &self,
+        store: Store,
+        followed: Option<Vec<String>>,
+        every: Duration,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let credential = self.credential.clone();
+        let user_id = self.id;
+        async move {
+            let start = tokio::time::Instant::now() + every;
+            let mut ticks = tokio::time::interval_at(start, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let standing = match &credential {
+                    Credential::Token(id) => store.token_standing(*id).await,
+                    Credential::Session(id) => store.session_standing(id).await,
+                    // The config's token: nothing to revoke.
+                    Credential::Bootstrap => return std::future::pending().await,
+                };
+                let reason = match standing {
+                    Ok(standing) => lapse(&credential, standing, followed.as_deref(), Utc::now()),
+                    Err(e) => {
+                        let error = format!("{e:#}");
+                        warn!(user_id, error, "pop stream closed: credential check failed");
+                        return;
+                    }
+                };
+                if let Some(reason) = reason {
+                    info!(user_id, reason, "pop stream closed: access lapsed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Why a credential that stands as `standing` (`None`: gone) no longer
+/// lets its user watch `followed`, if it does not.
+fn lapse(
+    credential: &Credential,
+    standing: Option<Standing>,
+    followed: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let Some(standing) = standing else {
+        return Some(match credential {
+            Credential::Session(_) => "session ended".into(),
+            _ => "token revoked".into(),
+        });
+    };
+    if !standing.active {
+        return Some("user deactivated".into());
+    }
+    if let Some((last_seen, expires)) = standing.session_times {
+        if now >= expires || now - last_seen >= session::IDLE {
+            return Some("session expired".into());
+        }
+    }
+    let any = standing.role >= Role::Manager;
+    match followed {
+        None if !any => Some("no longer a manager".into()),
+        None => None,
+        Some(xs) => xs
+            .iter()
+            .find(|x| !any && !standing.extensions.contains(x))
+            .map(|x| format!("extension {x} no longer theirs")),
+    }
+}
+
 /// A bearer token if the request has an Authorization header, else the
 /// session cookie (with its CSRF header on anything but GET).
-async fn api_caller(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, WebError> {
+async fn api_caller(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(CurrentUser, Credential), WebError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer "));
         let Some(token) = token.map(str::trim) else {
@@ -241,13 +339,21 @@ async fn api_caller(parts: &mut Parts, state: &AppState) -> Result<CurrentUser, 
         warn!(path = %parts.uri.path(), reason, "api request refused: csrf check failed");
         return Err(WebError::Forbidden(reason));
     }
-    Ok(CurrentUser::from_user(session.user.clone(), Some(session)))
+    let credential = Credential::Session(session.id.clone());
+    Ok((
+        CurrentUser::from_user(session.user.clone(), Some(session)),
+        credential,
+    ))
 }
 
-async fn bearer(state: &AppState, token: &str, path: &str) -> Result<CurrentUser, WebError> {
+async fn bearer(
+    state: &AppState,
+    token: &str,
+    path: &str,
+) -> Result<(CurrentUser, Credential), WebError> {
     if let Some(expected) = &state.api_token {
         if secret::constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) {
-            return Ok(CurrentUser::bootstrap());
+            return Ok((CurrentUser::bootstrap(), Credential::Bootstrap));
         }
     }
     if secret::is_api_token(token) {
@@ -256,7 +362,7 @@ async fn bearer(state: &AppState, token: &str, path: &str) -> Result<CurrentUser
             if used.is_none_or(|t| now - t >= TOUCH_EVERY) {
                 state.store.touch_api_token(id, now).await?;
             }
-            return Ok(CurrentUser::from_user(user, None));
+            return Ok((CurrentUser::from_user(user, None), Credential::Token(id)));
         }
     }
     warn!(path, "api request with an unknown token");
@@ -271,5 +377,61 @@ impl FromRequestParts<AppState> for MaybeSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         Ok(MaybeSession(session::current(parts, state).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(role: Role, active: bool, extensions: &[&str]) -> Option<Standing> {
+        Some(Standing {
+            user_id: 7,
+            role,
+            active,
+            extensions: extensions.iter().map(|x| x.to_string()).collect(),
+            session_times: None,
+        })
+    }
+
+    #[test]
+    fn a_stream_lapses_with_its_credential_or_its_extensions() {
+        let now = Utc::now();
+        let (token, session) = (Credential::Token(1), Credential::Session("hash".into()));
+        let on_201 = ["201".to_owned()];
+        // Why a stream following 201 (or everything with `None`) lapses;
+        // empty while it stands.
+        let why = |c: &Credential, s: Option<Standing>, f: Option<&[String]>| {
+            lapse(c, s, f, now).unwrap_or_default()
+        };
+        let f = Some(&on_201[..]);
+
+        assert_eq!(why(&token, standing(Role::Rep, true, &["201"]), f), "");
+        assert_eq!(why(&token, None, f), "token revoked");
+        assert_eq!(why(&session, None, f), "session ended");
+        assert_eq!(
+            why(&token, standing(Role::Rep, false, &["201"]), f),
+            "user deactivated"
+        );
+        let moved = standing(Role::Rep, true, &["202"]);
+        assert_eq!(why(&token, moved, f), "extension 201 no longer theirs");
+        assert_eq!(why(&token, standing(Role::Manager, true, &[]), f), "");
+        assert_eq!(why(&token, standing(Role::Manager, true, &[]), None), "");
+        let demoted = standing(Role::Rep, true, &["201"]);
+        assert_eq!(why(&token, demoted, None), "no longer a manager");
+
+        // A session stands as long as the pages would take it.
+        let timed = |seen: chrono::Duration, ends: chrono::Duration| {
+            let mut s = standing(Role::Rep, true, &["201"]).unwrap();
+            s.session_times = Some((now - seen, now + ends));
+            Some(s)
+        };
+        let hour = chrono::Duration::hours(1);
+        assert_eq!(why(&session, timed(hour, hour), f), "");
+        assert_eq!(
+            why(&session, timed(session::IDLE, hour), f),
+            "session expired"
+        );
+        assert_eq!(why(&session, timed(hour, -hour), f), "session expired");
     }
 }

@@ -11,10 +11,12 @@ use axum::{Form, Json};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ApiUser, CurrentUser, PageUser};
 use super::calls::{local, parse_local};
 use super::error::PageError;
+use super::openapi::ErrorBody;
 use super::pages::{render, Nav};
 use super::topics::safe_back;
 use super::{AppState, WebError};
@@ -646,16 +648,31 @@ fn ics(base_url: &str, callbacks: &[Callback]) -> String {
 }
 
 /// Which callbacks the API lists.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbacksQuery {
     /// Whose; your own when absent. Others' are for managers and admins.
     pub user: Option<i64>,
     /// From this time (RFC 3339); every scheduled one when absent.
     pub from: Option<DateTime<Utc>>,
+    /// Until this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/callbacks`.
+#[utoipa::path(
+    get, path = "/api/v1/callbacks", tag = "callbacks",
+    operation_id = "list_callbacks",
+    params(CallbacksQuery),
+    responses(
+        (status = 200, description = "Scheduled callbacks, or all in the range",
+         body = Vec<Callback>),
+        (status = 400, description = "Whose callbacks was not said", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A rep asking for another's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     user: ApiUser,
@@ -679,6 +696,18 @@ pub async fn api_list(
 }
 
 /// `GET /api/v1/callbacks/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/callbacks/{id}", tag = "callbacks",
+    operation_id = "get_callback",
+    params(("id" = i64, Path, description = "The callback")),
+    responses(
+        (status = 200, description = "The callback", body = Callback),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A rep asking for another's", body = ErrorBody),
+        (status = 404, description = "No such callback", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_one(
     State(state): State<AppState>,
     user: ApiUser,
@@ -692,15 +721,17 @@ pub async fn api_one(
 }
 
 /// A callback to schedule through the API.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCallbackRequest {
     pub topic_id: i64,
     /// Whose calendar; your own when absent.
     pub user_id: Option<i64>,
     /// When to call back (RFC 3339); must be in the future.
     pub due_at: DateTime<Utc>,
+    /// How long, 5 to 480; 15 unless said.
     #[serde(default = "fifteen")]
     pub minutes: i64,
+    /// At most 1000 characters.
     #[serde(default)]
     pub note: String,
     /// Schedule even when it overlaps another callback of the owner.
@@ -713,13 +744,32 @@ fn fifteen() -> i64 {
 }
 
 /// The callback made, or the ones it clashes with.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ScheduledResponse {
+    /// The callback made; none when refused for a clash.
     pub callback: Option<Callback>,
+    /// The owner's callbacks it overlaps.
     pub clashes: Vec<Callback>,
 }
 
 /// `POST /api/v1/callbacks`: 201, or 409 with the clashes.
+#[utoipa::path(
+    post, path = "/api/v1/callbacks", tag = "callbacks",
+    operation_id = "schedule_callback",
+    request_body = NewCallbackRequest,
+    responses(
+        (status = 201, description = "Scheduled", body = ScheduledResponse),
+        (status = 400, description = "In the past, a length out of range, a resolved topic, \
+                                      a note too long or no such user", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A rep scheduling on another's calendar",
+         body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 409, description = "It clashes; send again with `allow_clash`",
+         body = ScheduledResponse),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_create(
     State(state): State<AppState>,
     user: ApiUser,
@@ -780,6 +830,19 @@ pub async fn api_create(
 }
 
 /// `POST /api/v1/callbacks/{id}/done`.
+#[utoipa::path(
+    post, path = "/api/v1/callbacks/{id}/done", tag = "callbacks",
+    operation_id = "callback_done",
+    params(("id" = i64, Path, description = "The callback")),
+    responses(
+        (status = 200, description = "The callback, done", body = Callback),
+        (status = 400, description = "Already closed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A rep closing another's callback", body = ErrorBody),
+        (status = 404, description = "No such callback", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_done(
     State(state): State<AppState>,
     user: ApiUser,
@@ -792,6 +855,19 @@ pub async fn api_done(
 }
 
 /// `POST /api/v1/callbacks/{id}/cancel`.
+#[utoipa::path(
+    post, path = "/api/v1/callbacks/{id}/cancel", tag = "callbacks",
+    operation_id = "cancel_callback",
+    params(("id" = i64, Path, description = "The callback")),
+    responses(
+        (status = 200, description = "The callback, cancelled", body = Callback),
+        (status = 400, description = "Already closed", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A rep closing another's callback", body = ErrorBody),
+        (status = 404, description = "No such callback", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_cancel(
     State(state): State<AppState>,
     user: ApiUser,

@@ -12,9 +12,11 @@ use axum::{Form, Json};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
+use utoipa::ToSchema;
 
 use super::auth::{ApiUser, CurrentUser, PageUser};
 use super::error::PageError;
+use super::openapi::ErrorBody;
 use super::pages::{render, Nav};
 use super::{AppState, WebError};
 use crate::calls::{CallMatch, CallRecord, NewCall};
@@ -601,7 +603,7 @@ pub fn parse_local(tz: chrono_tz::Tz, text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A conversation to log through the API.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ConversationRequest {
     /// The customer it is about.
     pub customer_id: i64,
@@ -620,7 +622,7 @@ pub struct ConversationRequest {
 }
 
 /// Where a logged conversation went.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationResponse {
     pub conversation_id: i64,
     pub topic_id: i64,
@@ -628,6 +630,19 @@ pub struct ConversationResponse {
 }
 
 /// `POST /api/v1/conversations`.
+#[utoipa::path(
+    post, path = "/api/v1/conversations", tag = "conversations",
+    operation_id = "log_conversation",
+    request_body = ConversationRequest,
+    responses(
+        (status = 201, description = "Logged", body = ConversationResponse),
+        (status = 400, description = "A topic, contact or notes refused", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A call that never reached the rep", body = ErrorBody),
+        (status = 404, description = "No such customer or call", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_log(
     State(state): State<AppState>,
     user: ApiUser,
@@ -679,6 +694,18 @@ pub async fn api_log(
 }
 
 /// `GET /api/v1/calls/{id}/conversations`.
+#[utoipa::path(
+    get, path = "/api/v1/calls/{id}/conversations", tag = "conversations",
+    operation_id = "call_conversations",
+    params(("id" = i64, Path, description = "The call")),
+    responses(
+        (status = 200, description = "The call's conversations", body = Vec<Conversation>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A call that never reached the rep", body = ErrorBody),
+        (status = 404, description = "No such call", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_call_conversations(
     State(state): State<AppState>,
     user: ApiUser,

@@ -10,13 +10,25 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa::ToSchema;
 
 use super::auth::{ApiUser, CurrentUser, Managers};
+use super::openapi::ErrorBody;
 use super::{AppState, WebError};
 use crate::auth::{check_extension, Role};
 use crate::telephony::ami::{self, Dial, DialState};
 
 /// `GET /api/v1/links`: every PBX link and whether it is up.
+#[utoipa::path(
+    get, path = "/api/v1/links", tag = "dial",
+    operation_id = "links",
+    responses(
+        (status = 200, description = "Each PBX link and its state", body = Vec<ami::Status>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "For managers and admins", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn links(
     State(state): State<AppState>,
     _user: ApiUser<Managers>,
@@ -24,20 +36,26 @@ pub async fn links(
     Json(state.links.iter().map(|l| l.status()).collect())
 }
 
-#[derive(Deserialize)]
+/// Body of `POST /api/v1/dial`.
+#[derive(Deserialize, ToSchema)]
 pub struct DialRequest {
+    /// Digits, spaces and + - ( ) . * #.
     number: String,
+    /// The extension to ring first; the caller's first unless said.
     extension: Option<String>,
+    /// The AMI link to use; needed when there are several.
     link: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A click-to-dial and how it goes.
+#[derive(Serialize, ToSchema)]
 pub struct DialView {
     id: String,
     link: String,
     extension: String,
     number: String,
     state: DialState,
+    /// What the PBX last said of it; why it failed, when it did.
     reason: Option<String>,
     /// The call record that followed, once there is one.
     call_id: Option<i64>,
@@ -46,6 +64,20 @@ pub struct DialView {
 /// `POST /api/v1/dial {number, extension?, link?}`: rings the caller's
 /// first extension, or the one named when it is theirs; admins may name
 /// any extension.
+#[utoipa::path(
+    post, path = "/api/v1/dial", tag = "dial",
+    operation_id = "dial",
+    request_body = DialRequest,
+    responses(
+        (status = 202, description = "Ringing the caller's phone", body = DialView),
+        (status = 400, description = "Not a number, no extension, or no such link",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "An extension not the caller's", body = ErrorBody),
+        (status = 503, description = "No AMI link, or it is down", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn dial(
     State(state): State<AppState>,
     user: ApiUser,
@@ -83,6 +115,17 @@ pub(super) fn dial_from(user: &CurrentUser, named: Option<&str>) -> Result<Strin
 }
 
 /// `GET /api/v1/dial/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/dial/{id}", tag = "dial",
+    operation_id = "dial_status",
+    params(("id" = String, Path, description = "The dial's id")),
+    responses(
+        (status = 200, description = "How the dial goes", body = DialView),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such dial of the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn status(
     State(state): State<AppState>,
     user: ApiUser,

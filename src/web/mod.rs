@@ -15,6 +15,7 @@ mod dial;
 mod error;
 mod login;
 mod metrics;
+mod openapi;
 mod pages;
 mod session;
 mod setup;
@@ -54,6 +55,9 @@ pub struct AppState {
     pub lookup: Arc<Lookup<Store>>,
     /// The bootstrap API token: the admin role, standing for no user.
     pub api_token: Option<Secret>,
+    /// How often an open pop stream checks that its token or session still
+    /// stands (`api.stream_check_secs`).
+    pub stream_check: std::time::Duration,
     pub sip: Option<Arc<Endpoint>>,
     /// The PBX links besides SIP (AMI), for their state and click-to-dial.
     pub links: Vec<Arc<ami::Handle>>,
@@ -126,6 +130,7 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             Page(admin),
             admin::revoke_token,
         ),
+        route(M::GET, "/api/v1/openapi.json", Open, openapi::document),
         route(M::GET, "/api/v1/me", Api(rep), api::me),
         route(M::GET, "/api/v1/pops", Api(rep), api::pops),
         route(M::GET, "/api/v1/calls", Api(rep), api::calls),

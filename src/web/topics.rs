@@ -10,10 +10,12 @@ use axum::{Form, Json};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ApiUser, CurrentUser, PageUser};
 use super::calls::{local, MAX_TITLE};
 use super::error::PageError;
+use super::openapi::ErrorBody;
 use super::pages::{render, Nav};
 use super::{AppState, WebError};
 use crate::store::callbacks::Callback;
@@ -179,7 +181,8 @@ async fn topic_page(
 }
 
 /// Which topics the API lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TopicsQuery {
     /// The customer whose topics to list.
     pub customer: i64,
@@ -189,6 +192,18 @@ pub struct TopicsQuery {
 }
 
 /// `GET /api/v1/topics?customer=`.
+#[utoipa::path(
+    get, path = "/api/v1/topics", tag = "topics",
+    operation_id = "list_topics",
+    params(TopicsQuery),
+    responses(
+        (status = 200, description = "The customer's topics with their call counts",
+         body = Vec<Topic>),
+        (status = 400, description = "No customer named", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -202,17 +217,29 @@ pub async fn api_list(
     ))
 }
 
-/// A topic with its whole thread.
-#[derive(Debug, Serialize)]
+/// A topic with its whole thread: the topic's own fields, and these.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TopicResponse {
     #[serde(flatten)]
     pub topic: Topic,
+    /// Opened, resolved, reopened: oldest first.
     pub events: Vec<TopicEvent>,
     pub conversations: Vec<Conversation>,
     pub callbacks: Vec<Callback>,
 }
 
 /// `GET /api/v1/topics/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/topics/{id}", tag = "topics",
+    operation_id = "get_topic",
+    params(("id" = i64, Path, description = "The topic")),
+    responses(
+        (status = 200, description = "The topic with its thread", body = TopicResponse),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_one(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -228,13 +255,26 @@ pub async fn api_one(
 }
 
 /// A topic to open.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTopicRequest {
     pub customer_id: i64,
+    /// 1 to 200 characters.
     pub title: String,
 }
 
 /// `POST /api/v1/topics`.
+#[utoipa::path(
+    post, path = "/api/v1/topics", tag = "topics",
+    operation_id = "open_topic",
+    request_body = NewTopicRequest,
+    responses(
+        (status = 201, description = "The topic opened", body = Topic),
+        (status = 400, description = "A title empty or too long", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_create(
     State(state): State<AppState>,
     user: ApiUser,
@@ -258,7 +298,7 @@ pub async fn api_create(
 }
 
 /// A resolve or reopen through the API.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ChangeRequest {
     /// The version the caller saw; refused when the topic moved on.
     pub version: i64,
@@ -267,6 +307,21 @@ pub struct ChangeRequest {
 }
 
 /// `POST /api/v1/topics/{id}/resolve`.
+#[utoipa::path(
+    post, path = "/api/v1/topics/{id}/resolve", tag = "topics",
+    operation_id = "resolve_topic",
+    params(("id" = i64, Path, description = "The topic")),
+    request_body = ChangeRequest,
+    responses(
+        (status = 200, description = "The topic, resolved; its callbacks cancelled",
+         body = Topic),
+        (status = 400, description = "Already resolved, moved past that version, or the \
+                                      note too long", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_resolve(
     State(state): State<AppState>,
     user: ApiUser,
@@ -277,6 +332,20 @@ pub async fn api_resolve(
 }
 
 /// `POST /api/v1/topics/{id}/reopen`.
+#[utoipa::path(
+    post, path = "/api/v1/topics/{id}/reopen", tag = "topics",
+    operation_id = "reopen_topic",
+    params(("id" = i64, Path, description = "The topic")),
+    request_body = ChangeRequest,
+    responses(
+        (status = 200, description = "The topic, open again", body = Topic),
+        (status = 400, description = "Not resolved, moved past that version, or the note \
+                                      too long", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api_reopen(
     State(state): State<AppState>,
     user: ApiUser,

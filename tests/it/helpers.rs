@@ -209,6 +209,23 @@ impl PopStream {
         out
     }
 
+    /// Reads until the daemon ends the stream: the events that came first,
+    /// or `None` when it is still open after `wait`.
+    pub async fn end(&mut self, wait: Duration) -> Option<Vec<SseEvent>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        loop {
+            while let Some(event) = self.take() {
+                events.push(event);
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(None | Some(Err(_))) => return Some(events),
+            }
+        }
+    }
+
     fn take(&mut self) -> Option<SseEvent> {
         loop {
             let end = self.buf.find("\n\n")?;
@@ -638,6 +655,18 @@ impl Browser {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post(path, &all).await
+    }
+
+    /// Opens the pop stream with this browser's session, as a page does;
+    /// `query` as for [`pops_with`].
+    pub async fn pops(&self, query: &str) -> PopStream {
+        let path = format!("/api/v1/pops{query}");
+        let response = self.request(reqwest::Method::GET, &path).send().await.unwrap();
+        assert!(response.status().is_success(), "pop stream: {}", response.status());
+        PopStream {
+            body: Box::pin(response.bytes_stream()),
+            buf: String::new(),
+        }
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {

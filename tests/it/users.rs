@@ -640,7 +640,7 @@ async fn database_text(app: &TestApp) -> String {
 }
 
 /// Runs the built binary on the test daemon's database, with `stdin`.
-fn callpop(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn callpop(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("CALLPOP_DATABASE__URL", &app.database_url)

@@ -31,7 +31,7 @@ impl From<sqlx::Error> for EditError {
 }
 
 /// What a merge moved to the customer that was kept.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct MergeCounts {
     pub contacts: u64,
     pub numbers: u64,

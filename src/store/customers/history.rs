@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::store::{from_millis, on_pool, Store};
 
 /// One of a customer's topics.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerTopic {
     pub id: i64,
     pub title: String,
@@ -19,7 +19,7 @@ pub struct CustomerTopic {
 }
 
 /// One call of a customer's history.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CustomerCall {
     pub id: i64,
     pub direction: String,

@@ -51,16 +51,20 @@ pub struct Target {
 }
 
 /// The state of a link, as the API and `/metrics` show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LinkStatus)]
 pub struct Status {
     pub name: String,
+    /// `ami`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub state: State,
     pub last_error: Option<String>,
     pub events: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = LinkState)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Connecting,
@@ -82,7 +86,7 @@ pub struct Dial {
     pub linkedid: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DialState {
     /// Waiting to be sent, or for Asterisk's first answer.

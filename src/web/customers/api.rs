@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{email, number, search, text, MAX_NAME, MAX_NOTES};
 use crate::store::customers::{
@@ -17,10 +18,12 @@ use crate::store::customers::{
 };
 use crate::store::opportunities::Opportunity;
 use crate::web::auth::{ApiUser, Managers};
+use crate::web::openapi::{ErrorBody, StaleBody};
 use crate::web::{AppState, WebError};
 
 /// Query of `GET /api/v1/customers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Name, contact name, email, or a phone number in any format.
     #[serde(default)]
@@ -30,7 +33,7 @@ pub struct ListQuery {
 }
 
 /// One page of customers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CustomerList {
     pub customers: Vec<CustomerSummary>,
     /// Set when `q` was read as a phone number.
@@ -39,8 +42,9 @@ pub struct CustomerList {
     pub more: bool,
 }
 
-/// A customer with what its page shows.
-#[derive(Serialize)]
+/// A customer with what its page shows: the customer's own fields (with
+/// its contacts and numbers, and its `version`), and these.
+#[derive(Serialize, ToSchema)]
 pub struct CustomerDetail {
     #[serde(flatten)]
     pub customer: Customer,
@@ -52,7 +56,7 @@ pub struct CustomerDetail {
 }
 
 /// A phone number to store.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NumberInput {
     /// In any format; read in the home region unless it has a country code.
     pub number: String,
@@ -62,7 +66,7 @@ pub struct NumberInput {
 }
 
 /// A contact person to store.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ContactInput {
     pub name: String,
     #[serde(default)]
@@ -72,7 +76,7 @@ pub struct ContactInput {
 }
 
 /// Body of `POST /api/v1/customers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CustomerInput {
     pub name: String,
     #[serde(default)]
@@ -86,7 +90,7 @@ pub struct CustomerInput {
 
 /// Body of `PATCH /api/v1/customers/{id}`: what to change, and the
 /// version it was read at.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CustomerPatch {
     pub name: Option<String>,
     pub notes: Option<String>,
@@ -95,7 +99,7 @@ pub struct CustomerPatch {
 
 /// Body of `POST /api/v1/customers/{id}/contacts/{contact}`: the contact's
 /// name and email, and the version it was read at.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ContactPatch {
     pub name: String,
     #[serde(default)]
@@ -104,7 +108,7 @@ pub struct ContactPatch {
 }
 
 /// Body of `POST /api/v1/customers/{id}/numbers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewNumberInput {
     pub number: String,
     #[serde(default)]
@@ -114,14 +118,14 @@ pub struct NewNumberInput {
 }
 
 /// Body of `POST /api/v1/customers/{id}/merge`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct MergeInput {
     /// The customer merged into this one.
     pub duplicate: i64,
 }
 
 /// Body of `POST /api/v1/calls/{id}/attach`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AttachInput {
     pub customer_id: i64,
     pub contact_id: Option<i64>,
@@ -131,18 +135,28 @@ pub struct AttachInput {
 }
 
 /// The id of what was made.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Created {
     pub id: i64,
 }
 
 /// The version an edit made.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Saved {
     pub version: i64,
 }
 
 /// `GET /api/v1/customers?q=&page=`.
+#[utoipa::path(
+    get, path = "/api/v1/customers", tag = "customers",
+    operation_id = "list_customers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of customers, 50 a page", body = CustomerList),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -157,6 +171,18 @@ pub async fn list(
 }
 
 /// `GET /api/v1/customers/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/customers/{id}", tag = "customers",
+    operation_id = "get_customer",
+    params(("id" = i64, Path, description = "The customer")),
+    responses(
+        (status = 200, description = "The customer with its topics, calls and opportunities",
+         body = CustomerDetail),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn one(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -172,6 +198,18 @@ pub async fn one(
 }
 
 /// `POST /api/v1/customers`.
+#[utoipa::path(
+    post, path = "/api/v1/customers", tag = "customers",
+    operation_id = "create_customer",
+    request_body = CustomerInput,
+    responses(
+        (status = 201, description = "Added", body = Created),
+        (status = 400, description = "A value refused: the message says which",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: ApiUser,
@@ -215,6 +253,21 @@ fn read_numbers(state: &AppState, input: &[NumberInput]) -> Result<Vec<NewNumber
 }
 
 /// `PATCH /api/v1/customers/{id}`.
+#[utoipa::path(
+    patch, path = "/api/v1/customers/{id}", tag = "customers",
+    operation_id = "update_customer",
+    params(("id" = i64, Path, description = "The customer")),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "Saved", body = Saved),
+        (status = 400, description = "A value refused", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+        (status = 409, description = "Changed by someone else since it was read",
+         body = StaleBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     user: ApiUser,
@@ -240,6 +293,19 @@ pub async fn update(
 }
 
 /// `POST /api/v1/customers/{id}/contacts`.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/contacts", tag = "customers",
+    operation_id = "add_contact",
+    params(("id" = i64, Path, description = "The customer")),
+    request_body = ContactInput,
+    responses(
+        (status = 201, description = "The contact added", body = Created),
+        (status = 400, description = "A value refused", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn add_contact(
     State(state): State<AppState>,
     user: ApiUser,
@@ -257,6 +323,24 @@ pub async fn add_contact(
 }
 
 /// `POST /api/v1/customers/{id}/contacts/{contact}`.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/contacts/{contact}", tag = "customers",
+    operation_id = "update_contact",
+    params(
+        ("id" = i64, Path, description = "The customer"),
+        ("contact" = i64, Path, description = "The contact"),
+    ),
+    request_body = ContactPatch,
+    responses(
+        (status = 200, description = "Saved", body = Saved),
+        (status = 400, description = "A value refused", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such contact of that customer", body = ErrorBody),
+        (status = 409, description = "Changed by someone else since it was read",
+         body = StaleBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update_contact(
     State(state): State<AppState>,
     user: ApiUser,
@@ -277,6 +361,20 @@ pub async fn update_contact(
 
 /// `POST /api/v1/customers/{id}/contacts/{contact}/remove`: the contact
 /// and their numbers.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/contacts/{contact}/remove", tag = "customers",
+    operation_id = "remove_contact",
+    params(
+        ("id" = i64, Path, description = "The customer"),
+        ("contact" = i64, Path, description = "The contact"),
+    ),
+    responses(
+        (status = 204, description = "Removed, with their numbers"),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such contact of that customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn remove_contact(
     State(state): State<AppState>,
     user: ApiUser,
@@ -292,6 +390,20 @@ pub async fn remove_contact(
 }
 
 /// `POST /api/v1/customers/{id}/numbers/{number}/remove`.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/numbers/{number}/remove", tag = "customers",
+    operation_id = "remove_number",
+    params(
+        ("id" = i64, Path, description = "The customer"),
+        ("number" = i64, Path, description = "The number's id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such number of that customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn remove_number(
     State(state): State<AppState>,
     user: ApiUser,
@@ -307,6 +419,20 @@ pub async fn remove_number(
 }
 
 /// `POST /api/v1/customers/{id}/numbers`.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/numbers", tag = "customers",
+    operation_id = "add_number",
+    params(("id" = i64, Path, description = "The customer")),
+    request_body = NewNumberInput,
+    responses(
+        (status = 201, description = "The number added", body = Created),
+        (status = 400, description = "Not a number, or a contact not the customer's",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn add_number(
     State(state): State<AppState>,
     user: ApiUser,
@@ -326,6 +452,21 @@ pub async fn add_number(
 }
 
 /// `POST /api/v1/customers/{id}/merge`: managers and admins.
+#[utoipa::path(
+    post, path = "/api/v1/customers/{id}/merge", tag = "customers",
+    operation_id = "merge_customers",
+    params(("id" = i64, Path, description = "The customer kept")),
+    request_body = MergeInput,
+    responses(
+        (status = 200, description = "How much moved to the customer kept", body = MergeCounts),
+        (status = 400, description = "Merging a customer into itself, or one already \
+                                      merged", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "For managers and admins", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn merge(
     State(state): State<AppState>,
     user: ApiUser<Managers>,
@@ -343,6 +484,22 @@ pub async fn merge(
 
 /// `POST /api/v1/calls/{id}/attach`: the call, and the caller's number,
 /// go to a customer.
+#[utoipa::path(
+    post, path = "/api/v1/calls/{id}/attach", tag = "customers",
+    operation_id = "attach_call",
+    params(("id" = i64, Path, description = "The call")),
+    request_body = AttachInput,
+    responses(
+        (status = 204, description = "Attached"),
+        (status = 400, description = "The call belongs to another customer (send \
+                                      `replace` to move it), or a contact not the customer's",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "A call that never reached the rep", body = ErrorBody),
+        (status = 404, description = "No such call or customer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn attach(
     State(state): State<AppState>,
     user: ApiUser,

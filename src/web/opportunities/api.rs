@@ -9,15 +9,18 @@ use axum::Json;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{read_form, today, OpportunityForm};
 use crate::store::opportunities::{Opportunity, Stage, StageChange};
 use crate::web::auth::ApiUser;
+use crate::web::openapi::{ErrorBody, StaleBody};
 use crate::web::customers::api::{edit_error, refused, Created, Saved};
 use crate::web::{AppState, WebError};
 
 /// Query of `GET /api/v1/opportunities`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only those not won or lost (the default), or all.
     #[serde(default = "yes")]
@@ -31,7 +34,7 @@ fn yes() -> bool {
 }
 
 /// An opportunity with every stage it entered, newest first.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OpportunityDetail {
     #[serde(flatten)]
     pub opportunity: Opportunity,
@@ -40,7 +43,7 @@ pub struct OpportunityDetail {
 
 /// Body of `POST /api/v1/topics/{id}/opportunities` and of
 /// `PATCH /api/v1/opportunities/{id}`; a patch names every field.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct OpportunityInput {
     pub title: String,
     /// In the currency's units, as text: "1250.00".
@@ -82,6 +85,16 @@ impl OpportunityInput {
 }
 
 /// `GET /api/v1/opportunities?open=&limit=`.
+#[utoipa::path(
+    get, path = "/api/v1/opportunities", tag = "opportunities",
+    operation_id = "list_opportunities",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Open (or all) opportunities", body = Vec<Opportunity>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -92,6 +105,18 @@ pub async fn list(
 }
 
 /// `GET /api/v1/opportunities/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/opportunities/{id}", tag = "opportunities",
+    operation_id = "get_opportunity",
+    params(("id" = i64, Path, description = "The opportunity")),
+    responses(
+        (status = 200, description = "The opportunity with every stage it entered",
+         body = OpportunityDetail),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such opportunity", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn one(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -113,6 +138,20 @@ pub async fn one(
 }
 
 /// `POST /api/v1/topics/{id}/opportunities`.
+#[utoipa::path(
+    post, path = "/api/v1/topics/{id}/opportunities", tag = "opportunities",
+    operation_id = "open_opportunity",
+    params(("id" = i64, Path, description = "The topic")),
+    request_body = OpportunityInput,
+    responses(
+        (status = 201, description = "Opened", body = Created),
+        (status = 400, description = "A value refused: the message says which",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: ApiUser,
@@ -133,6 +172,22 @@ pub async fn create(
 }
 
 /// `PATCH /api/v1/opportunities/{id}`.
+#[utoipa::path(
+    patch, path = "/api/v1/opportunities/{id}", tag = "opportunities",
+    operation_id = "update_opportunity",
+    params(("id" = i64, Path, description = "The opportunity")),
+    request_body = OpportunityInput,
+    responses(
+        (status = 200, description = "Saved", body = Saved),
+        (status = 400, description = "A value refused: the message says which",
+         body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "No such opportunity", body = ErrorBody),
+        (status = 409, description = "Changed by someone else since it was read",
+         body = StaleBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     user: ApiUser,
