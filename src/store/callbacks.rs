@@ -94,6 +94,11 @@ impl From<CallbackRow> for Callback {
     }
 }
 
+/// A callback was asked for on a topic that is resolved (or gone).
+#[derive(Debug, thiserror::Error)]
+#[error("topic {0} is not open")]
+pub struct TopicNotOpen(pub i64);
+
 fn callback_select(filter: &str) -> String {
     format!(
         "SELECT b.id, b.topic_id, t.title AS topic_title, t.customer_id, \
@@ -109,10 +114,24 @@ fn callback_select(filter: &str) -> String {
 }
 
 impl Store {
-    /// Puts a callback on a calendar.
+    /// Puts a callback on a calendar, if its topic is still open: the
+    /// topic's row is locked first, so a resolve running at the same time
+    /// either comes after and cancels this callback, or came before and
+    /// this one is refused with [`TopicNotOpen`].
     pub async fn insert_callback(&self, new: &NewCallback) -> anyhow::Result<i64> {
-        on_pool!(self, pool => {
-            sqlx::query_scalar(
+        let inserted: Option<i64> = on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let open = sqlx::query(
+                "UPDATE topics SET version = version WHERE id = $1 AND status = 'open'",
+            )
+            .bind(new.topic_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if open == 0 {
+                return Ok(None);
+            }
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO callbacks (topic_id, user_id, contact_id, due_at, minutes, note, \
                  created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
@@ -124,10 +143,14 @@ impl Store {
             .bind(&new.note)
             .bind(new.created_by)
             .bind(millis(new.created_at))
-            .fetch_one(pool)
-            .await
-        })
-        .with_context(|| format!("failed to schedule a callback on topic {}", new.topic_id))
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Some(id))
+        }
+        .await)
+        .with_context(|| format!("failed to schedule a callback on topic {}", new.topic_id))?;
+        inserted.ok_or_else(|| TopicNotOpen(new.topic_id).into())
     }
 
     pub async fn callback(&self, id: i64) -> anyhow::Result<Option<Callback>> {
@@ -259,13 +282,17 @@ impl Store {
         Ok(())
     }
 
-    /// Whose feed a secret's digest opens, if anyone's.
+    /// Whose feed a secret's digest opens, if anyone's: a deactivated
+    /// user's opens nothing.
     pub async fn calendar_feed_user(&self, hash: &str) -> anyhow::Result<Option<i64>> {
         on_pool!(self, pool => {
-            sqlx::query_scalar("SELECT user_id FROM calendar_feeds WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT f.user_id FROM calendar_feeds f JOIN users u ON u.id = f.user_id \
+                 WHERE f.hash = $1 AND u.active",
+            )
+            .bind(hash)
+            .fetch_optional(pool)
+            .await
         })
         .context("failed to read calendar feeds")
     }
@@ -452,6 +479,11 @@ mod tests {
         );
         assert_eq!(resolved.resolved_by.as_deref(), Some("ben"));
 
+        // Nor does it take a callback, however late the request comes.
+        let late = store.insert_callback(&callback).await.unwrap_err();
+        assert!(late.is::<TopicNotOpen>(), "{late:#}");
+        assert!(store.scheduled_callbacks(anna).await.unwrap().is_empty());
+
         // A resolved topic takes no conversation; reopened, it does.
         let closed = conversation(acme, TopicChoice::Open(topic.id), ben);
         let refused = store.log_conversation(&closed).await.unwrap_err();
@@ -518,6 +550,16 @@ mod tests {
             store.calendar_feed_user("second").await.unwrap(),
             Some(anna)
         );
+
+        // A deactivated user's feed opens nothing.
+        let off = crate::store::users::UserChange {
+            display_name: String::new(),
+            role: crate::auth::Role::Rep,
+            active: false,
+            extensions: Vec::new(),
+        };
+        store.update_user(anna, &off).await.unwrap();
+        assert_eq!(store.calendar_feed_user("second").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -14,14 +14,14 @@ use tracing::{debug, info, warn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ApiUser, CurrentUser, PageUser};
-use super::calls::{local, parse_local};
+use super::calls::{local, parse_local, YEARS};
 use super::error::PageError;
 use super::openapi::ErrorBody;
 use super::pages::{render, Nav};
 use super::topics::safe_back;
 use super::{AppState, WebError};
 use crate::auth::{secret, Role};
-use crate::store::callbacks::{Callback, NewCallback};
+use crate::store::callbacks::{Callback, NewCallback, TopicNotOpen};
 use crate::store::topics::Topic;
 use crate::store::users::User;
 
@@ -169,7 +169,14 @@ pub async fn create(
         return again(StatusCode::CONFLICT, message, clashes).await;
     }
 
-    let callback_id = state.store.insert_callback(&new).await?;
+    let callback_id = match state.store.insert_callback(&new).await {
+        Ok(id) => id,
+        Err(e) if e.is::<TopicNotOpen>() => {
+            let message = "This topic was resolved meanwhile; nothing was scheduled.".into();
+            return again(StatusCode::CONFLICT, message, Vec::new()).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     info!(callback_id, topic_id = id, owner, username = %user.username, "callback scheduled");
     let back = match form.call.trim().parse::<i64>() {
         Ok(call) => format!("/calls/{call}?customer={}", topic.customer_id),
@@ -255,7 +262,9 @@ async fn callback_page(
 
     // The owner's day, so a free slot can be picked.
     let owner = form.user.trim().parse::<i64>().ok().or(user.id);
-    let date = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d").ok();
+    let date = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| YEARS.contains(&d.year()));
     let mut day = Vec::new();
     let mut day_label = "—".to_owned();
     let mut slots = Vec::new();
@@ -568,7 +577,8 @@ async fn rep_week(
 /// `YYYY-Www` to that week's Monday.
 fn parse_week(text: &str) -> Option<NaiveDate> {
     let (year, week) = text.trim().split_once("-W")?;
-    NaiveDate::from_isoywd_opt(year.parse().ok()?, week.parse().ok()?, Weekday::Mon)
+    let year = year.parse().ok().filter(|y| YEARS.contains(y))?;
+    NaiveDate::from_isoywd_opt(year, week.parse().ok()?, Weekday::Mon)
 }
 
 fn iso_week(monday: NaiveDate) -> String {
@@ -623,17 +633,25 @@ pub async fn feed(
         .into_response())
 }
 
-/// The callbacks as an iCalendar document; the library escapes the text.
+/// The callbacks as an iCalendar document. The library escapes `,` `;`
+/// `\` and line feeds but not a bare carriage return, which some calendar
+/// apps read as a line break: text is cleaned of control characters first
+/// (line feeds kept in the note), so no one can add lines to the feed.
 fn ics(base_url: &str, callbacks: &[Callback]) -> String {
     use icalendar::{Calendar, Component, Event, EventLike};
 
+    let line = |text: &str| text.replace(|c: char| c.is_control(), " ");
+    let note = |text: &str| {
+        let text = text.replace("\r\n", "\n");
+        text.replace(|c: char| c.is_control() && c != '\n', " ")
+    };
     let mut calendar = Calendar::new();
     calendar.name("callpop callbacks");
     for b in callbacks {
         let event = Event::new()
             .uid(&format!("callback-{}@callpop", b.id))
-            .summary(&format!("Call back {}: {}", b.customer_name, b.topic_title))
-            .description(&b.note)
+            .summary(&line(&format!("Call back {}: {}", b.customer_name, b.topic_title)))
+            .description(&note(&b.note))
             .url(&format!(
                 "{}/topics/{}",
                 base_url.trim_end_matches('/'),
@@ -797,8 +815,11 @@ pub async fn api_create(
             "due_at must be in the future and minutes from 5 to 480".into(),
         ));
     }
-    if request.note.chars().count() > MAX_NOTE || state.store.user(owner).await?.is_none() {
-        return Err(WebError::BadRequest("note too long or no such user".into()));
+    if request.note.chars().count() > MAX_NOTE {
+        return Err(WebError::BadRequest("note too long".into()));
+    }
+    if state.store.user(owner).await?.is_none_or(|u| !u.active) {
+        return Err(WebError::BadRequest("no such user".into()));
     }
     let clashes = state
         .store
@@ -821,7 +842,13 @@ pub async fn api_create(
         created_by: user.id,
         created_at: now,
     };
-    let id = state.store.insert_callback(&new).await?;
+    let id = match state.store.insert_callback(&new).await {
+        Ok(id) => id,
+        Err(e) if e.is::<TopicNotOpen>() => {
+            return Err(WebError::BadRequest("the topic is resolved".into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let callback = state.store.callback(id).await?;
     Ok((
         StatusCode::CREATED,
@@ -885,6 +912,7 @@ mod tests {
 
     #[test]
     fn weeks_are_iso_weeks_both_ways() {
+        assert_eq!(parse_week("262142-W52"), None, "beyond the years a date may take");
         let monday = parse_week("2026-W49").unwrap();
         assert_eq!(monday.to_string(), "2026-11-30");
         assert_eq!(iso_week(monday), "2026-W49");
@@ -940,5 +968,34 @@ mod tests {
             "{ics}"
         );
         assert!(ics.contains("DESCRIPTION:line one\\nline two"), "{ics}");
+    }
+
+    #[test]
+    fn text_with_carriage_returns_adds_no_line_to_the_feed() {
+        let due = Utc.with_ymd_and_hms(2026, 12, 5, 13, 0, 0).unwrap();
+        let callback = Callback {
+            id: 8,
+            topic_id: 3,
+            topic_title: "Line1\rX-INJ:evil\r\nBEGIN:VEVENT".into(),
+            customer_id: 1,
+            customer_name: "Acme".into(),
+            user_id: 1,
+            user: "anna".into(),
+            contact: None,
+            due_at: due,
+            minutes: 15,
+            note: "n1\r\nDTSTART:x\rATTENDEE:mailto:x@evil".into(),
+            status: "scheduled".into(),
+            closed_by: None,
+            closed_at: None,
+            close_reason: String::new(),
+        };
+        let ics = ics("http://crm.example", &[callback]);
+        let lines: Vec<&str> = ics.split("\r\n").collect();
+        assert!(!lines.iter().any(|l| l.contains('\r')), "{ics:?}");
+        for injected in ["X-INJ", "DTSTART:x", "ATTENDEE"] {
+            assert!(!lines.iter().any(|l| l.starts_with(injected)), "{injected}: {ics:?}");
+        }
+        assert_eq!(lines.iter().filter(|l| l.starts_with("BEGIN:VEVENT")).count(), 1);
     }
 }

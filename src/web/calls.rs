@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 use utoipa::ToSchema;
@@ -100,6 +100,7 @@ struct CallPage {
     form: LogForm,
     errors: LogErrors,
     notice: Option<String>,
+    zone: Zone,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +222,10 @@ pub async fn log(
             let errors = match refused {
                 ConversationError::ForeignContact => LogErrors {
                     contact: Some(format!("{refused}.")),
+                    ..LogErrors::default()
+                },
+                ConversationError::ForeignCall => LogErrors {
+                    form: Some("Pick the customer this call is about first.".into()),
                     ..LogErrors::default()
                 },
                 _ => LogErrors {
@@ -432,6 +437,7 @@ async fn call_page(
         form,
         errors,
         notice: None,
+        zone: Zone(tz),
         call,
     })
 }
@@ -440,6 +446,46 @@ async fn call_page(
 pub fn local(tz: chrono_tz::Tz, t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "—".into())
+}
+
+/// The company's zone, for templates that show times: `{{ zone.at(t) }}`.
+#[derive(Clone, Copy, Debug)]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl Zone {
+    pub fn of(state: &AppState) -> Zone {
+        Zone(state.company.tz())
+    }
+
+    /// A time as [`local`] writes it.
+    pub fn at(&self, t: impl Instant) -> String {
+        local(self.0, Some(t.utc()))
+    }
+
+    /// The day of a time, in the company's zone.
+    pub fn date(&self, t: impl Instant) -> String {
+        t.utc()
+            .with_timezone(&self.0)
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+}
+
+/// A UTC time, or a reference to one, as templates hand them to [`Zone`].
+pub trait Instant {
+    fn utc(&self) -> DateTime<Utc>;
+}
+
+impl Instant for DateTime<Utc> {
+    fn utc(&self) -> DateTime<Utc> {
+        *self
+    }
+}
+
+impl<T: Instant + ?Sized> Instant for &T {
+    fn utc(&self) -> DateTime<Utc> {
+        (**self).utc()
+    }
 }
 
 /// What the rep typed into the manual log form.
@@ -593,10 +639,17 @@ async fn record_manual(
     Ok(id)
 }
 
+/// Years a typed date may fall in: far from the ends of chrono's range, so
+/// that day and week arithmetic on it cannot overflow.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
 /// Reads `YYYY-MM-DD HH:MM` (or with a `T`) as a time in `tz`.
 pub fn parse_local(tz: chrono_tz::Tz, text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim().replace('T', " ");
     let naive = NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M").ok()?;
+    if !YEARS.contains(&naive.year()) {
+        return None;
+    }
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -636,7 +689,8 @@ pub struct ConversationResponse {
     request_body = ConversationRequest,
     responses(
         (status = 201, description = "Logged", body = ConversationResponse),
-        (status = 400, description = "A topic, contact or notes refused", body = ErrorBody),
+        (status = 400, description = "A topic, contact or notes refused, or a call that is \
+                                      not about the customer", body = ErrorBody),
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 403, description = "A call that never reached the rep", body = ErrorBody),
         (status = 404, description = "No such customer or call", body = ErrorBody),

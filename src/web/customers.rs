@@ -207,6 +207,7 @@ pub struct CustomerPage {
     csrf: String,
     back: String,
     may_merge: bool,
+    zone: super::calls::Zone,
 }
 
 /// Which form on the customer page came back with a mistake.
@@ -277,6 +278,7 @@ pub async fn customer_page(
         csrf: user.nav().csrf,
         back: format!("/customers/{id}"),
         may_merge: user.is_at_least(Role::Manager),
+        zone: super::calls::Zone::of(state),
         customer,
     };
     match retry {
@@ -512,10 +514,7 @@ pub fn email(value: &str) -> Result<String, String> {
 }
 
 /// `back` when it is a path on this site, for sending a browser back.
-pub fn local_path(back: &str) -> Option<&str> {
-    let local = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
-    (local && !back.chars().any(char::is_control)).then_some(back)
-}
+pub use super::paths::local_path;
 
 #[cfg(test)]
 mod tests {

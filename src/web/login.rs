@@ -197,14 +197,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 fn is_local_path(path: &str) -> bool {
-    // "//host" and "/\host" are other sites to a browser; so is anything
-    // a browser might read past a control character.
-    path.starts_with('/')
-        && !path.starts_with("//")
-        && path.len() <= 2048
-        && !path.contains('\\')
-        && !path.chars().any(char::is_control)
-        && !path.starts_with("/login")
+    super::paths::local_path(path).is_some() && !path.starts_with("/login")
 }
 
 /// Percent-encodes `text` for a query value; `/` is kept for reading.

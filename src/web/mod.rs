@@ -17,6 +17,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod pages;
+mod paths;
 mod session;
 mod setup;
 mod topics;

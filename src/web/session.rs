@@ -36,8 +36,10 @@ pub const IDLE: Duration = Duration::hours(12);
 pub const LIFETIME: Duration = Duration::days(7);
 /// How often a session's last use is written down: not on every request.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
-/// The largest form body read; no form of callpop's comes near it.
-const FORM_LIMIT: usize = 64 * 1024;
+/// The largest form body read: a note of 10,000 characters in a script
+/// of three UTF-8 bytes each, percent-encoded (nine bytes a character),
+/// with room for the rest of the form.
+const FORM_LIMIT: usize = 256 * 1024;
 
 /// A signed-in browser.
 #[derive(Clone, Debug)]

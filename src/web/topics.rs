@@ -138,8 +138,7 @@ async fn change(
 
 /// `back` when it is a path on this site, not a link elsewhere.
 pub fn safe_back(back: &str) -> Option<String> {
-    let ok = back.starts_with('/') && !back.starts_with("//") && !back.contains('\\');
-    ok.then(|| back.to_owned())
+    super::paths::local_path(back).map(str::to_owned)
 }
 
 async fn topic_page(
