@@ -58,6 +58,10 @@ pub enum ConversationError {
     TopicClosed,
     #[error("that contact is not one of this customer's")]
     ForeignContact,
+    /// The call is not about this customer: neither filed under it nor
+    /// matched to it by the number.
+    #[error("that call is not about this customer; pick the customer it is about")]
+    ForeignCall,
     #[error(transparent)]
     Store(#[from] anyhow::Error),
 }
@@ -114,6 +118,22 @@ impl Store {
         let at = millis(new.at);
         let outcome = on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
+
+            // The call, if any: about this customer, by its filing or a match.
+            if let Some(call_id) = new.call_id {
+                let about: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM calls WHERE id = $1 AND customer_id = $2) \
+                     OR EXISTS (SELECT 1 FROM call_matches \
+                                WHERE call_id = $1 AND customer_id = $2)",
+                )
+                .bind(call_id)
+                .bind(new.customer_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if !about {
+                    return Ok(Outcome::Refused(ConversationError::ForeignCall));
+                }
+            }
 
             // The topic: the customer's own and open, or a new one.
             let topic_id = match &new.topic {

@@ -31,6 +31,7 @@ struct AccountPage {
     new_token: Option<String>,
     notice: Option<&'static str>,
     error: Option<String>,
+    zone: super::calls::Zone,
 }
 
 #[derive(Deserialize)]
@@ -156,5 +157,6 @@ async fn page(
         new_token,
         notice,
         error,
+        zone: super::calls::Zone::of(state),
     })
 }

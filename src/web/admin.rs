@@ -36,6 +36,7 @@ struct UserPage {
     notice: Option<&'static str>,
     error: Option<String>,
     form: UserFields,
+    zone: super::calls::Zone,
 }
 
 /// A user form's values, kept to show the form again after a mistake.
@@ -183,6 +184,7 @@ pub async fn show(
     render(&UserPage {
         nav: Some(admin.nav()),
         tokens: state.store.api_tokens(id).await?,
+        zone: super::calls::Zone::of(&state),
         notice: notice(done.done.as_deref()),
         error: None,
         form: UserFields::of(&user),
@@ -233,6 +235,7 @@ pub async fn edit(
     let page = UserPage {
         nav: Some(admin.nav()),
         tokens: state.store.api_tokens(id).await?,
+        zone: super::calls::Zone::of(&state),
         notice: None,
         error: Some(refused),
         form,
@@ -260,6 +263,7 @@ pub async fn set_password(
         let page = UserPage {
             nav: Some(admin.nav()),
             tokens: state.store.api_tokens(id).await?,
+            zone: super::calls::Zone::of(&state),
             notice: None,
             error: Some(refused),
             form: UserFields::of(&user),

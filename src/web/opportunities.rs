@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 use super::auth::{CurrentUser, PageUser};
+use super::calls::Zone;
 use super::customers::{edit_failed, text, with_nav, MAX_NAME, STALE};
 use super::error::PageError;
 use super::pages::{render, Nav};
@@ -270,6 +271,7 @@ struct EditPage {
     stages: [Stage; 5],
     owners: Vec<OwnerOption>,
     history: Vec<StageChange>,
+    zone: Zone,
 }
 
 #[derive(Deserialize)]
@@ -317,6 +319,7 @@ async fn edit_page(
         stages: Stage::ALL,
         owners: owners(&users),
         history,
+        zone: Zone::of(state),
     })
 }
 
@@ -399,6 +402,7 @@ struct ChannelPage {
     groups: Vec<StageGroup>,
     recent: Vec<StageChange>,
     days: i64,
+    zone: Zone,
 }
 
 /// Open opportunities grouped by stage, in stage order, with totals per
@@ -437,6 +441,7 @@ pub async fn channel(
         groups: group_by_stage(open),
         recent: state.store.stage_changes(since, None, 200).await?,
         days: RECENT_DAYS,
+        zone: Zone::of(&state),
     })
 }
 

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect};
 
 use super::auth::{Admins, PageUser};
+use super::calls::Zone;
 use super::error::PageError;
 use super::AppState;
 use crate::calls::{CallFilter, CallRecord};
@@ -27,6 +28,7 @@ struct CallsPage {
     nav: Option<Nav>,
     calls: Vec<CallRecord>,
     everyone: bool,
+    zone: Zone,
 }
 
 pub async fn home(_user: PageUser) -> impl IntoResponse {
@@ -51,6 +53,7 @@ pub async fn calls(
         nav: Some(user.nav()),
         calls: state.store.calls(&filter).await?,
         everyone: user.calls_filter().is_none(),
+        zone: Zone::of(&state),
     })
 }
 

@@ -606,3 +606,105 @@ async fn the_api_logs_lists_and_schedules_with_the_same_checks() {
         .is_empty());
     s.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_a_call_logged_under_a_customer_it_is_not_about() {
+    let mut s = setup().await;
+    let other = callpop::store::customers::NewCustomer {
+        name: "Other Works".into(),
+        ..Default::default()
+    };
+    let other = s.app.store.insert_customer(&other).await.unwrap();
+    let token = api_token_for(&s.app, s.anna).await;
+    let refused = s
+        .app
+        .client
+        .post(s.app.url("/api/v1/conversations"))
+        .bearer_auth(&token)
+        .json(&json!({"customer_id": other, "call_id": s.call,
+                      "new_topic": "Filed wrong", "notes": "not theirs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("not about this customer"), "{body}");
+    nothing_logged(&s).await;
+    let theirs = s.app.store.topics_of_customer(other, false).await.unwrap();
+    assert!(theirs.is_empty(), "{theirs:?}");
+
+    // The page refuses the same customer, and the call's own still logs.
+    let page = s.browser.get(&format!("/calls/{}", s.call)).await;
+    let page = page.text().await.unwrap();
+    let seen = field(&page, "seen").unwrap();
+    let other = other.to_string();
+    let fields = [
+        ("customer", other.as_str()),
+        ("seen", seen.as_str()),
+        ("topic", "new"),
+        ("title", "Filed wrong"),
+        ("notes", "not theirs"),
+    ];
+    let path = format!("/calls/{}/conversations", s.call);
+    let sent = s.browser.submit(&path, &fields).await;
+    assert_eq!(sent.status(), 422);
+    assert!(sent
+        .text()
+        .await
+        .unwrap()
+        .contains("Pick the customer this call is about"));
+    nothing_logged(&s).await;
+    let right = [
+        ("topic", "new"),
+        ("title", "Right one"),
+        ("notes", "theirs"),
+    ];
+    let (status, _) = send_log(&mut s, &right).await;
+    assert_eq!(status, 303);
+    s.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_schedules_no_callback_for_a_deactivated_rep() {
+    let s = setup().await;
+    let anna = api_token_for(&s.app, s.anna).await;
+    let logged = s
+        .app
+        .client
+        .post(s.app.url("/api/v1/conversations"))
+        .bearer_auth(&anna)
+        .json(&json!({"customer_id": s.customer, "new_topic": "Follow up", "notes": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.status(), 201);
+    let topic = logged.json::<serde_json::Value>().await.unwrap()["topic_id"]
+        .as_i64()
+        .unwrap();
+    let gone = add_user(&s.app, "gone", "rep", &["299"], "gone-password").await;
+    let pool = sqlx::SqlitePool::connect(&s.app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(gone)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mia = add_user(&s.app, "mia", "manager", &[], "mia-password").await;
+    let mia = api_token_for(&s.app, mia).await;
+
+    let due = (Utc::now() + Days::days(1)).to_rfc3339();
+    let refused = s
+        .app
+        .client
+        .post(s.app.url("/api/v1/callbacks"))
+        .bearer_auth(&mia)
+        .json(&json!({"topic_id": topic, "user_id": gone, "due_at": due, "minutes": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(s.app.store.topic_callbacks(topic).await.unwrap().is_empty());
+    s.app.stop().await;
+}

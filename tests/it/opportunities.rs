@@ -252,3 +252,66 @@ async fn the_api_opens_lists_and_moves_opportunities() {
     assert_eq!(list[0]["stage"], "proposal", "{list:#}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_times_in_the_company_time_zone() {
+    use chrono::{TimeZone, Timelike, Utc};
+    let app = spawn_app(&[("CALLPOP_COMPANY__TIME_ZONE", "Europe/Berlin")]).await;
+    let (customer, _) = crate::workflow::acme(&app).await;
+    let rita = add_user(&app, "rita", "rep", &["201"], "rita-password").await;
+    let mut rita = session_for(&app, rita).await;
+
+    // A call logged by hand at 13:00 Berlin time, 12:00 UTC.
+    let made = rita
+        .submit(
+            "/calls/new",
+            &[
+                ("direction", "outbound"),
+                ("number", "(212) 555-0142"),
+                ("when", "2026-01-15 13:00"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status(), 303, "{}", made.text().await.unwrap());
+    let calls = html(&mut rita, "/calls").await;
+    assert!(calls.contains("2026-01-15 13:00"), "{calls}");
+    assert!(!calls.contains("2026-01-15 12:00"), "{calls}");
+    let page = html(&mut rita, &format!("/customers/{customer}")).await;
+    assert!(page.contains("2026-01-15 13:00"), "{page}");
+
+    // A stage change at a known moment: 07:30 UTC is 08:30 or 09:30 in Berlin.
+    let topic = topic(&app, "Zone Co", "Renewal").await;
+    let opened = rita
+        .submit(
+            &format!("/topics/{topic}/opportunities"),
+            &[
+                ("title", "Zoned"),
+                ("value", "10"),
+                ("currency", "EUR"),
+                ("stage", "new"),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status(), 303);
+    let id = app.store.opportunities(true, 10).await.unwrap()[0].id;
+    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let at = Utc.from_utc_datetime(&day.and_hms_opt(7, 30, 0).unwrap());
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE opportunity_stages SET at = $1 WHERE opportunity_id = $2")
+        .bind(at.timestamp_millis())
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let berlin = at.with_timezone(&chrono_tz::Europe::Berlin);
+    assert_ne!(berlin.hour(), 7);
+    let local = berlin.format("%Y-%m-%d %H:%M").to_string();
+    let utc = at.format("%Y-%m-%d %H:%M").to_string();
+    for path in ["/opportunities".to_owned(), format!("/opportunities/{id}")] {
+        let page = html(&mut rita, &path).await;
+        assert!(page.contains(&local), "{path}: {local} in {page}");
+        assert!(!page.contains(&utc), "{path}: no UTC {utc} in {page}");
+    }
+    app.stop().await;
+}
