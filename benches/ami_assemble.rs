@@ -21,7 +21,12 @@ const READ: usize = 64 * 1024;
 const ROUNDS: usize = 5;
 
 /// Fields whose values name a channel or a call, made unique per copy.
-const ID_FIELDS: [&str; 4] = ["Uniqueid: ", "Linkedid: ", "DestUniqueid: ", "DestLinkedid: "];
+const ID_FIELDS: [&str; 4] = [
+    "Uniqueid: ",
+    "Linkedid: ",
+    "DestUniqueid: ",
+    "DestLinkedid: ",
+];
 
 fn main() {
     let copy = load();
@@ -29,7 +34,10 @@ fn main() {
     let stream: Vec<u8> = (0..copies).flat_map(|k| renumber(&copy, k)).collect();
 
     let (expected, calls) = round(&stream);
-    assert!(calls >= copies * 8, "each copy ends at least its eight calls");
+    assert!(
+        calls >= copies * 8,
+        "each copy ends at least its eight calls"
+    );
     let mut seconds: Vec<f64> = (0..ROUNDS)
         .map(|_| {
             let started = Instant::now();

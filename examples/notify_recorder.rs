@@ -20,7 +20,9 @@ use notify_server::{PrivateBus, Server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let out = std::env::args().nth(1).ok_or_else(|| anyhow::anyhow!("usage: OUT.tsv"))?;
+    let out = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: OUT.tsv"))?;
     let mut out = std::io::BufWriter::new(std::fs::File::create(&out)?);
     let bus = PrivateBus::start()
         .await

@@ -191,7 +191,10 @@ async fn announce_setup(store: &Store, base_url: &str) -> anyhow::Result<()> {
     }
     let token = web::new_setup_link(store).await?;
     warn!("no users yet: open the setup link printed below, or run callpop user add");
-    eprintln!("create the first admin at {}/setup/{token}", base_url.trim_end_matches('/'));
+    eprintln!(
+        "create the first admin at {}/setup/{token}",
+        base_url.trim_end_matches('/')
+    );
     Ok(())
 }
 

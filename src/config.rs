@@ -274,7 +274,10 @@ impl Config {
             let at = format!("invalid configuration: links[{i}]");
             let name = &link.name;
             anyhow::ensure!(
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
                 "{at}.name must be letters, digits, '-' or '_', got {name:?}"
             );
             anyhow::ensure!(names.insert(name), "{at}.name {name:?} is used twice");
@@ -338,7 +341,10 @@ mod tests {
         assert_eq!(office.kind, LinkKind::Ami);
         assert_eq!((office.host.as_str(), office.port), ("10.0.0.5", 5038));
         assert_eq!(office.trunks, ["PJSIP/5061"]);
-        assert_eq!(office.extensions.get("DAHDI/7").map(String::as_str), Some("112"));
+        assert_eq!(
+            office.extensions.get("DAHDI/7").map(String::as_str),
+            Some("112")
+        );
         assert_eq!(office.originate_channel, "PJSIP/{extension}");
         assert!(office.ask_presentation);
         assert_eq!(config.links[1].port, 5039);
@@ -354,7 +360,10 @@ mod tests {
             ("name = \"sip\"\n", "links[0].name"),
             ("name = \"a b\"\n", "links[0].name"),
             ("name = \"x\"\nping_secs = 0\n", "links[0].ping_secs"),
-            ("name = \"x\"\noriginate_channel = \"SIP/201\"\n", "originate_channel"),
+            (
+                "name = \"x\"\noriginate_channel = \"SIP/201\"\n",
+                "originate_channel",
+            ),
             ("name = \"x\"\nkind2 = 1\n", "kind2"),
             (
                 "name = \"x\"\noriginate_context = \"x\\r\\nAction: Originate\"\n",
@@ -368,7 +377,10 @@ mod tests {
             assert!(text.contains(named), "{extra}: {text}");
         }
         std::fs::write(&file, base.replace("\"ami\"", "\"fax\"") + "name = \"x\"\n").unwrap();
-        let text = format!("{:#}", Config::load_from(Some(&file), env(&[])).unwrap_err());
+        let text = format!(
+            "{:#}",
+            Config::load_from(Some(&file), env(&[])).unwrap_err()
+        );
         assert!(text.contains("fax"), "{text}");
     }
 
@@ -443,7 +455,11 @@ mod tests {
             ("CALLPOP_DATABASE__URL", "mysql://x", "database.url"),
             ("CALLPOP_PHONE__HOME_REGION", "ZZ", "phone.home_region"),
             ("CALLPOP_POP__DESKTOP", "maybe", "pop.desktop"),
-            ("CALLPOP_COMPANY__TIME_ZONE", "Mars/Olympus", "company.time_zone"),
+            (
+                "CALLPOP_COMPANY__TIME_ZONE",
+                "Mars/Olympus",
+                "company.time_zone",
+            ),
             ("CALLPOP_COMPANY__CURRENCY", "dollars", "company.currency"),
             (
                 "CALLPOP_SIP__STALE_AFTER_SECS",

@@ -14,8 +14,7 @@ use serde::Serialize;
 /// What a user may do. Each role may do everything the ones before it may:
 /// a rep handles their own calls, a manager also reads everyone's, an admin
 /// also manages users and links.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Rep,

@@ -205,7 +205,10 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             EventKind::Withheld => {
                 // The pops already shown keep the number: a known gap, rare
                 // because the link waits for the answer before it pops.
-                warn!(call_id, "caller restricted presentation, known only after the pop");
+                warn!(
+                    call_id,
+                    "caller restricted presentation, known only after the pop"
+                );
                 if let Err(e) = self.recorder.withhold_caller(call_id).await {
                     error!(call_id, error = %format!("{e:#}"), "failed to withhold caller");
                 }
@@ -360,7 +363,8 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
             let id = live.id;
             if live.legs.get(extension) == Some(&false) {
                 info!(call_id = id, extension, "transferred call answered");
-                self.leg_over(key, extension, LegOutcome::Answered, at).await;
+                self.leg_over(key, extension, LegOutcome::Answered, at)
+                    .await;
                 self.hub.answered(extension, id);
             }
             return;
@@ -436,7 +440,10 @@ impl<R: Recorder, I: Identify> Tracker<R, I> {
     pub async fn close_stale(&mut self, now: DateTime<Utc>) {
         let settings = &self.settings;
         let limit = |link: &str| {
-            let after = settings.link_stale_after.get(link).unwrap_or(&settings.stale_after);
+            let after = settings
+                .link_stale_after
+                .get(link)
+                .unwrap_or(&settings.stale_after);
             chrono::Duration::from_std(*after).unwrap_or(chrono::Duration::MAX)
         };
         let stale: Vec<(String, String)> = self
@@ -560,7 +567,12 @@ mod tests {
             self.note(format!("withheld {id}"))
         }
         async fn add_transfer(&self, id: i64, t: &Transfer) -> anyhow::Result<()> {
-            self.note(format!("transfer {id} {} {} {}", t.from, t.to, t.kind.as_str()))
+            self.note(format!(
+                "transfer {id} {} {} {}",
+                t.from,
+                t.to,
+                t.kind.as_str()
+            ))
         }
     }
 

@@ -298,10 +298,7 @@ impl Store {
     }
 
     /// When the user's feed link was made, if they have one.
-    pub async fn calendar_feed_since(
-        &self,
-        user_id: i64,
-    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+    pub async fn calendar_feed_since(&self, user_id: i64) -> anyhow::Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = on_pool!(self, pool => {
             sqlx::query_scalar("SELECT created_at FROM calendar_feeds WHERE user_id = $1")
                 .bind(user_id)

@@ -214,7 +214,11 @@ impl Store {
     }
 
     /// The id of the call a link reported under `pbx_call_id`.
-    pub async fn call_id_by_pbx(&self, link: &str, pbx_call_id: &str) -> anyhow::Result<Option<i64>> {
+    pub async fn call_id_by_pbx(
+        &self,
+        link: &str,
+        pbx_call_id: &str,
+    ) -> anyhow::Result<Option<i64>> {
         on_pool!(self, pool => {
             sqlx::query_scalar("SELECT id FROM calls WHERE link = $1 AND pbx_call_id = $2")
                 .bind(link)

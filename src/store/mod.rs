@@ -6,8 +6,8 @@
 //! are stored as milliseconds since the Unix epoch so that comparisons and
 //! arithmetic mean the same on both backends.
 
-pub mod calls;
 pub mod callbacks;
+pub mod calls;
 pub mod conversations;
 pub mod customers;
 pub mod opportunities;

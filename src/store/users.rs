@@ -306,8 +306,7 @@ impl Store {
 
     /// The user with this username, compared without case.
     pub async fn user_by_username(&self, username: &str) -> anyhow::Result<Option<User>> {
-        let sql =
-            format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)");
         let row: Option<UserRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql).bind(username).fetch_optional(pool).await
         })
@@ -813,7 +812,9 @@ mod tests {
         assert_eq!(standing.extensions, ["201", "202"], "in order");
         assert!(standing.session_times.is_none());
         let standing = store.session_standing("session-hash").await.unwrap();
-        let times = standing.and_then(|s| s.session_times).map(|(_, end)| millis(end));
+        let times = standing
+            .and_then(|s| s.session_times)
+            .map(|(_, end)| millis(end));
         assert_eq!(times, Some(millis(session.expires_at)));
         store.touch_api_token(token, now).await.unwrap();
         assert_eq!(

@@ -650,7 +650,10 @@ fn ics(base_url: &str, callbacks: &[Callback]) -> String {
     for b in callbacks {
         let event = Event::new()
             .uid(&format!("callback-{}@callpop", b.id))
-            .summary(&line(&format!("Call back {}: {}", b.customer_name, b.topic_title)))
+            .summary(&line(&format!(
+                "Call back {}: {}",
+                b.customer_name, b.topic_title
+            )))
             .description(&note(&b.note))
             .url(&format!(
                 "{}/topics/{}",
@@ -912,7 +915,11 @@ mod tests {
 
     #[test]
     fn weeks_are_iso_weeks_both_ways() {
-        assert_eq!(parse_week("262142-W52"), None, "beyond the years a date may take");
+        assert_eq!(
+            parse_week("262142-W52"),
+            None,
+            "beyond the years a date may take"
+        );
         let monday = parse_week("2026-W49").unwrap();
         assert_eq!(monday.to_string(), "2026-11-30");
         assert_eq!(iso_week(monday), "2026-W49");
@@ -994,8 +1001,17 @@ mod tests {
         let lines: Vec<&str> = ics.split("\r\n").collect();
         assert!(!lines.iter().any(|l| l.contains('\r')), "{ics:?}");
         for injected in ["X-INJ", "DTSTART:x", "ATTENDEE"] {
-            assert!(!lines.iter().any(|l| l.starts_with(injected)), "{injected}: {ics:?}");
+            assert!(
+                !lines.iter().any(|l| l.starts_with(injected)),
+                "{injected}: {ics:?}"
+            );
         }
-        assert_eq!(lines.iter().filter(|l| l.starts_with("BEGIN:VEVENT")).count(), 1);
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("BEGIN:VEVENT"))
+                .count(),
+            1
+        );
     }
 }

@@ -161,11 +161,8 @@ fn view(dial: Dial, call_id: Option<i64>) -> DialView {
 /// the spaces, dashes, dots and brackets people write removed. Anything
 /// else is refused, so nothing but a number reaches the dialplan.
 pub(super) fn dialable(number: &str) -> Result<String, WebError> {
-    let refuse = || {
-        WebError::BadRequest(
-            "number may hold only digits, spaces and + - ( ) . * #".into(),
-        )
-    };
+    let refuse =
+        || WebError::BadRequest("number may hold only digits, spaces and + - ( ) . * #".into());
     let mut out = String::new();
     for c in number.trim().chars() {
         match c {
@@ -213,7 +210,15 @@ mod tests {
         assert_eq!(dialable("+1 (555) 019-902").unwrap(), "+1555019902");
         assert_eq!(dialable(" 0044.20.7946.0958 ").unwrap(), "00442079460958");
         assert_eq!(dialable("*72#").unwrap(), "*72#");
-        for bad in ["", "abc", "+", "555\r\nAction: Logoff", "5+5", "555;1", "1".repeat(40).as_str()] {
+        for bad in [
+            "",
+            "abc",
+            "+",
+            "555\r\nAction: Logoff",
+            "5+5",
+            "555;1",
+            "1".repeat(40).as_str(),
+        ] {
             assert!(dialable(bad).is_err(), "{bad:?}");
         }
     }
@@ -234,12 +239,28 @@ mod tests {
         let rep = user(Role::Rep, &["201", "202"]);
         assert_eq!(dial_from(&rep, None).unwrap(), "201", "the first");
         assert_eq!(dial_from(&rep, Some(" 202 ")).unwrap(), "202");
-        assert!(matches!(dial_from(&rep, Some("203")), Err(WebError::Forbidden(_))));
-        assert!(matches!(dial_from(&rep, Some("2 3")), Err(WebError::BadRequest(_))));
+        assert!(matches!(
+            dial_from(&rep, Some("203")),
+            Err(WebError::Forbidden(_))
+        ));
+        assert!(matches!(
+            dial_from(&rep, Some("2 3")),
+            Err(WebError::BadRequest(_))
+        ));
         let manager = user(Role::Manager, &["301"]);
-        assert!(matches!(dial_from(&manager, Some("201")), Err(WebError::Forbidden(_))));
+        assert!(matches!(
+            dial_from(&manager, Some("201")),
+            Err(WebError::Forbidden(_))
+        ));
         let admin = user(Role::Admin, &[]);
-        assert_eq!(dial_from(&admin, Some("201")).unwrap(), "201", "admins name any");
-        assert!(matches!(dial_from(&admin, None), Err(WebError::BadRequest(_))));
+        assert_eq!(
+            dial_from(&admin, Some("201")).unwrap(),
+            "201",
+            "admins name any"
+        );
+        assert!(matches!(
+            dial_from(&admin, None),
+            Err(WebError::BadRequest(_))
+        ));
     }
 }

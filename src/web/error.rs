@@ -83,7 +83,10 @@ impl PageError {
         PageError::new(
             StatusCode::FORBIDDEN,
             "Not for your role",
-            &format!("This page is for {}. An admin can change roles.", needed.holders()),
+            &format!(
+                "This page is for {}. An admin can change roles.",
+                needed.holders()
+            ),
         )
     }
 

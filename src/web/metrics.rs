@@ -42,16 +42,30 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     }
     if !state.links.is_empty() {
         let statuses: Vec<_> = state.links.iter().map(|l| l.status()).collect();
-        let _ = writeln!(out, "# HELP callpop_link_up Whether a PBX link is connected (1) or not (0).");
+        let _ = writeln!(
+            out,
+            "# HELP callpop_link_up Whether a PBX link is connected (1) or not (0)."
+        );
         let _ = writeln!(out, "# TYPE callpop_link_up gauge");
         for s in &statuses {
             let up = u8::from(s.state == crate::telephony::ami::link::State::Connected);
-            let _ = writeln!(out, "callpop_link_up{{link=\"{}\",kind=\"{}\"}} {up}", s.name, s.kind);
+            let _ = writeln!(
+                out,
+                "callpop_link_up{{link=\"{}\",kind=\"{}\"}} {up}",
+                s.name, s.kind
+            );
         }
-        let _ = writeln!(out, "# HELP callpop_link_events_total Events a PBX link has read.");
+        let _ = writeln!(
+            out,
+            "# HELP callpop_link_events_total Events a PBX link has read."
+        );
         let _ = writeln!(out, "# TYPE callpop_link_events_total counter");
         for s in &statuses {
-            let _ = writeln!(out, "callpop_link_events_total{{link=\"{}\"}} {}", s.name, s.events);
+            let _ = writeln!(
+                out,
+                "callpop_link_events_total{{link=\"{}\"}} {}",
+                s.name, s.events
+            );
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)

@@ -11,19 +11,19 @@ mod assets;
 mod auth;
 mod calendar;
 mod calls;
+mod customers;
 mod dial;
+mod dial_pages;
 mod error;
 mod login;
 mod metrics;
 mod openapi;
+mod opportunities;
 mod pages;
 mod paths;
 mod session;
 mod setup;
 mod topics;
-mod customers;
-mod dial_pages;
-mod opportunities;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -116,15 +116,30 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::GET, "/calls", Page(rep), pages::calls),
         route(M::GET, "/calls/{id}", Page(rep), calls::show),
         route(M::GET, "/account", Page(rep), account::show),
-        route(M::POST, "/account/password", Page(rep), account::change_password),
+        route(
+            M::POST,
+            "/account/password",
+            Page(rep),
+            account::change_password,
+        ),
         route(M::POST, "/account/tokens", Page(rep), account::create_token),
-        route(M::POST, "/account/tokens/{id}/revoke", Page(rep), account::revoke_token),
+        route(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            Page(rep),
+            account::revoke_token,
+        ),
         route(M::GET, "/admin", Page(admin), pages::admin_home),
         route(M::GET, "/admin/users", Page(admin), admin::list),
         route(M::POST, "/admin/users", Page(admin), admin::add),
         route(M::GET, "/admin/users/{id}", Page(admin), admin::show),
         route(M::POST, "/admin/users/{id}", Page(admin), admin::edit),
-        route(M::POST, "/admin/users/{id}/password", Page(admin), admin::set_password),
+        route(
+            M::POST,
+            "/admin/users/{id}/password",
+            Page(admin),
+            admin::set_password,
+        ),
         route(
             M::POST,
             "/admin/users/{id}/tokens/{token}/revoke",
@@ -146,10 +161,25 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::GET, "/topics/{id}", Page(rep), topics::show),
         route(M::POST, "/topics/{id}/resolve", Page(rep), topics::resolve),
         route(M::POST, "/topics/{id}/reopen", Page(rep), topics::reopen),
-        route(M::GET, "/topics/{id}/callbacks/new", Page(rep), calendar::new_form),
-        route(M::POST, "/topics/{id}/callbacks", Page(rep), calendar::create),
+        route(
+            M::GET,
+            "/topics/{id}/callbacks/new",
+            Page(rep),
+            calendar::new_form,
+        ),
+        route(
+            M::POST,
+            "/topics/{id}/callbacks",
+            Page(rep),
+            calendar::create,
+        ),
         route(M::POST, "/callbacks/{id}/done", Page(rep), calendar::done),
-        route(M::POST, "/callbacks/{id}/cancel", Page(rep), calendar::cancel),
+        route(
+            M::POST,
+            "/callbacks/{id}/cancel",
+            Page(rep),
+            calendar::cancel,
+        ),
         route(M::GET, "/calendar", Page(rep), calendar::show),
         route(M::POST, "/calendar/feed", Page(rep), calendar::new_feed),
         route(M::GET, "/feeds/{file}", Open, calendar::feed),
@@ -163,50 +193,155 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         route(M::GET, "/api/v1/topics", Api(rep), topics::api_list),
         route(M::POST, "/api/v1/topics", Api(rep), topics::api_create),
         route(M::GET, "/api/v1/topics/{id}", Api(rep), topics::api_one),
-        route(M::POST, "/api/v1/topics/{id}/resolve", Api(rep), topics::api_resolve),
-        route(M::POST, "/api/v1/topics/{id}/reopen", Api(rep), topics::api_reopen),
+        route(
+            M::POST,
+            "/api/v1/topics/{id}/resolve",
+            Api(rep),
+            topics::api_resolve,
+        ),
+        route(
+            M::POST,
+            "/api/v1/topics/{id}/reopen",
+            Api(rep),
+            topics::api_reopen,
+        ),
         route(M::GET, "/api/v1/callbacks", Api(rep), calendar::api_list),
         route(M::POST, "/api/v1/callbacks", Api(rep), calendar::api_create),
-        route(M::GET, "/api/v1/callbacks/{id}", Api(rep), calendar::api_one),
-        route(M::POST, "/api/v1/callbacks/{id}/done", Api(rep), calendar::api_done),
-        route(M::POST, "/api/v1/callbacks/{id}/cancel", Api(rep), calendar::api_cancel),
+        route(
+            M::GET,
+            "/api/v1/callbacks/{id}",
+            Api(rep),
+            calendar::api_one,
+        ),
+        route(
+            M::POST,
+            "/api/v1/callbacks/{id}/done",
+            Api(rep),
+            calendar::api_done,
+        ),
+        route(
+            M::POST,
+            "/api/v1/callbacks/{id}/cancel",
+            Api(rep),
+            calendar::api_cancel,
+        ),
         route(M::GET, "/customers", Page(rep), customers::list),
         route(M::POST, "/customers", Page(rep), customers::create),
         route(M::GET, "/customers/new", Page(rep), customers::new_form),
         route(M::GET, "/customers/{id}", Page(rep), customers::show),
         route(M::POST, "/customers/{id}", Page(rep), customers::edit),
-        route(M::POST, "/customers/{id}/contacts", Page(rep), customers::add_contact),
-        route(M::POST, "/customers/{id}/contacts/{contact}", Page(rep), customers::edit_contact),
+        route(
+            M::POST,
+            "/customers/{id}/contacts",
+            Page(rep),
+            customers::add_contact,
+        ),
+        route(
+            M::POST,
+            "/customers/{id}/contacts/{contact}",
+            Page(rep),
+            customers::edit_contact,
+        ),
         route(
             M::POST,
             "/customers/{id}/contacts/{contact}/remove",
             Page(rep),
             customers::remove_contact,
         ),
-        route(M::POST, "/customers/{id}/numbers", Page(rep), customers::add_number),
+        route(
+            M::POST,
+            "/customers/{id}/numbers",
+            Page(rep),
+            customers::add_number,
+        ),
         route(
             M::POST,
             "/customers/{id}/numbers/{number}/remove",
             Page(rep),
             customers::remove_number,
         ),
-        route(M::GET, "/customers/{id}/merge", Page(manager), customers::merge_form),
-        route(M::POST, "/customers/{id}/merge", Page(manager), customers::merge),
-        route(M::GET, "/calls/{id}/attach", Page(rep), customers::attach_form),
-        route(M::POST, "/calls/{id}/attach", Page(rep), customers::attach_save),
+        route(
+            M::GET,
+            "/customers/{id}/merge",
+            Page(manager),
+            customers::merge_form,
+        ),
+        route(
+            M::POST,
+            "/customers/{id}/merge",
+            Page(manager),
+            customers::merge,
+        ),
+        route(
+            M::GET,
+            "/calls/{id}/attach",
+            Page(rep),
+            customers::attach_form,
+        ),
+        route(
+            M::POST,
+            "/calls/{id}/attach",
+            Page(rep),
+            customers::attach_save,
+        ),
         route(M::POST, "/dial", Page(rep), dial_pages::start),
         route(M::GET, "/dial/{id}", Page(rep), dial_pages::status),
         route(M::GET, "/opportunities", Page(rep), opportunities::channel),
-        route(M::GET, "/opportunities/{id}", Page(rep), opportunities::show),
-        route(M::POST, "/opportunities/{id}", Page(rep), opportunities::edit),
-        route(M::GET, "/topics/{id}/opportunities/new", Page(rep), opportunities::new_form),
-        route(M::POST, "/topics/{id}/opportunities", Page(rep), opportunities::create),
+        route(
+            M::GET,
+            "/opportunities/{id}",
+            Page(rep),
+            opportunities::show,
+        ),
+        route(
+            M::POST,
+            "/opportunities/{id}",
+            Page(rep),
+            opportunities::edit,
+        ),
+        route(
+            M::GET,
+            "/topics/{id}/opportunities/new",
+            Page(rep),
+            opportunities::new_form,
+        ),
+        route(
+            M::POST,
+            "/topics/{id}/opportunities",
+            Page(rep),
+            opportunities::create,
+        ),
         route(M::GET, "/api/v1/customers", Api(rep), customers::api::list),
-        route(M::POST, "/api/v1/customers", Api(rep), customers::api::create),
-        route(M::GET, "/api/v1/customers/{id}", Api(rep), customers::api::one),
-        route(M::PATCH, "/api/v1/customers/{id}", Api(rep), customers::api::update),
-        route(M::POST, "/api/v1/customers/{id}/contacts", Api(rep), customers::api::add_contact),
-        route(M::POST, "/api/v1/customers/{id}/numbers", Api(rep), customers::api::add_number),
+        route(
+            M::POST,
+            "/api/v1/customers",
+            Api(rep),
+            customers::api::create,
+        ),
+        route(
+            M::GET,
+            "/api/v1/customers/{id}",
+            Api(rep),
+            customers::api::one,
+        ),
+        route(
+            M::PATCH,
+            "/api/v1/customers/{id}",
+            Api(rep),
+            customers::api::update,
+        ),
+        route(
+            M::POST,
+            "/api/v1/customers/{id}/contacts",
+            Api(rep),
+            customers::api::add_contact,
+        ),
+        route(
+            M::POST,
+            "/api/v1/customers/{id}/numbers",
+            Api(rep),
+            customers::api::add_number,
+        ),
         route(
             M::POST,
             "/api/v1/customers/{id}/contacts/{contact}",
@@ -225,11 +360,36 @@ fn table() -> Vec<(Route, MethodRouter<AppState>)> {
             Api(rep),
             customers::api::remove_number,
         ),
-        route(M::POST, "/api/v1/customers/{id}/merge", Api(manager), customers::api::merge),
-        route(M::POST, "/api/v1/calls/{id}/attach", Api(rep), customers::api::attach),
-        route(M::GET, "/api/v1/opportunities", Api(rep), opportunities::api::list),
-        route(M::GET, "/api/v1/opportunities/{id}", Api(rep), opportunities::api::one),
-        route(M::PATCH, "/api/v1/opportunities/{id}", Api(rep), opportunities::api::update),
+        route(
+            M::POST,
+            "/api/v1/customers/{id}/merge",
+            Api(manager),
+            customers::api::merge,
+        ),
+        route(
+            M::POST,
+            "/api/v1/calls/{id}/attach",
+            Api(rep),
+            customers::api::attach,
+        ),
+        route(
+            M::GET,
+            "/api/v1/opportunities",
+            Api(rep),
+            opportunities::api::list,
+        ),
+        route(
+            M::GET,
+            "/api/v1/opportunities/{id}",
+            Api(rep),
+            opportunities::api::one,
+        ),
+        route(
+            M::PATCH,
+            "/api/v1/opportunities/{id}",
+            Api(rep),
+            opportunities::api::update,
+        ),
         route(
             M::POST,
             "/api/v1/topics/{id}/opportunities",
@@ -250,7 +410,14 @@ where
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
-    (Route { method, path, access }, on(filter, handler))
+    (
+        Route {
+            method,
+            path,
+            access,
+        },
+        on(filter, handler),
+    )
 }
 
 pub fn router(state: AppState) -> Router {

@@ -24,8 +24,14 @@ mod tests {
         }
         let long = format!("/{}", "a".repeat(2048));
         for bad in [
-            "", "calls", "//evil.example", "/\\evil.example", "/\t/evil.example/x",
-            "/%01x\u{1}", "https://evil.example", long.as_str(),
+            "",
+            "calls",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example/x",
+            "/%01x\u{1}",
+            "https://evil.example",
+            long.as_str(),
         ] {
             assert_eq!(local_path(bad), None, "{bad:?}");
         }

@@ -781,11 +781,17 @@ async fn a_link_pointed_at_something_else_never_sends_it_the_secret() {
     let mut got = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut got)).await;
     assert!(read.is_ok(), "callpop hangs up on a stranger");
-    assert!(!String::from_utf8_lossy(&got).contains("crmsecret"), "{got:?}");
+    assert!(
+        !String::from_utf8_lossy(&got).contains("crmsecret"),
+        "{got:?}"
+    );
 
     let shown = eventually(WAIT, async || {
         let links = link_status(&app).await;
-        let error = links[0]["last_error"].as_str().unwrap_or_default().to_owned();
+        let error = links[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         error.contains("not an Asterisk manager").then_some(())
     })
     .await;

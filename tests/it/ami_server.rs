@@ -705,7 +705,12 @@ impl Shared {
                     && block.get("Timestamp").is_none())
                 .then(|| seconds_text(state.clock));
                 let mut bytes = block.render(timestamp.as_deref(), state.action_ids.as_ref());
-                match self.plan.cut.as_ref().filter(|c| c.half == at && !state.cut_done) {
+                match self
+                    .plan
+                    .cut
+                    .as_ref()
+                    .filter(|c| c.half == at && !state.cut_done)
+                {
                     Some(cut) => {
                         // The rest happens while the link is down.
                         for lost in at..cut.resume_at {
@@ -787,7 +792,10 @@ impl Shared {
             _ => (error("Invalid/unknown command"), false),
         };
 
-        let resumes = state.resume_on.as_deref().is_some_and(|name| action.is(name));
+        let resumes = state
+            .resume_on
+            .as_deref()
+            .is_some_and(|name| action.is(name));
         if current && resumes {
             state.resume_on = None;
         }
@@ -901,7 +909,12 @@ impl AmiServer {
     /// Every action named `name` received, in order.
     pub fn actions_named(&self, name: &str) -> Vec<Action> {
         let state = self.shared.state();
-        state.actions.iter().filter(|a| a.is(name)).cloned().collect()
+        state
+            .actions
+            .iter()
+            .filter(|a| a.is(name))
+            .cloned()
+            .collect()
     }
 
     /// The first action named `name`, waiting up to `timeout` for it.
@@ -1036,7 +1049,11 @@ async fn read_actions(read: OwnedReadHalf, tx: mpsc::UnboundedSender<Action>) {
             lines.push(text.to_owned());
             continue;
         }
-        if !lines.is_empty() && tx.send(Action::from_lines(&std::mem::take(&mut lines))).is_err() {
+        if !lines.is_empty()
+            && tx
+                .send(Action::from_lines(&std::mem::take(&mut lines)))
+                .is_err()
+        {
             return;
         }
     }
@@ -1071,7 +1088,11 @@ mod checks {
                 text.push_str(&format!("{name}: {value}\r\n"));
             }
             text.push_str("\r\n");
-            self.reader.get_mut().write_all(text.as_bytes()).await.unwrap();
+            self.reader
+                .get_mut()
+                .write_all(text.as_bytes())
+                .await
+                .unwrap();
         }
 
         async fn login(&mut self, secret: &str) -> Vec<(String, String)> {
@@ -1107,10 +1128,10 @@ mod checks {
         /// Every byte until the server closes.
         async fn rest(&mut self) -> Vec<u8> {
             let mut bytes = Vec::new();
-            let read = tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read_to_end(
-                &mut self.reader,
-                &mut bytes,
-            ));
+            let read = tokio::time::timeout(
+                WAIT,
+                tokio::io::AsyncReadExt::read_to_end(&mut self.reader, &mut bytes),
+            );
             read.await.expect("the server closes in time").unwrap();
             bytes
         }
@@ -1118,7 +1139,10 @@ mod checks {
         async fn exact(&mut self, n: usize) -> Vec<u8> {
             let mut bytes = vec![0; n];
             let read = tokio::io::AsyncReadExt::read_exact(&mut self.reader, &mut bytes);
-            tokio::time::timeout(WAIT, read).await.expect("the bytes in time").unwrap();
+            tokio::time::timeout(WAIT, read)
+                .await
+                .expect("the bytes in time")
+                .unwrap();
             bytes
         }
     }
@@ -1215,12 +1239,21 @@ mod checks {
         }
 
         // An action the script does not wait for is unknown.
-        raw.send(&[("Action", "Frobnicate"), ("ActionID", "f")]).await;
+        raw.send(&[("Action", "Frobnicate"), ("ActionID", "f")])
+            .await;
         let unknown = raw.block().await.unwrap();
         assert_eq!(get(&unknown, "Response"), Some("Error"));
         assert_eq!(get(&unknown, "Message"), Some("Invalid/unknown command"));
         let names: Vec<String> = server.actions().into_iter().map(|a| a.name).collect();
-        let expected = ["Login", "Ping", "Login", "ping", "Getvar", "Getvar", "Frobnicate"];
+        let expected = [
+            "Login",
+            "Ping",
+            "Login",
+            "ping",
+            "Getvar",
+            "Getvar",
+            "Frobnicate",
+        ];
         assert_eq!(names, expected);
         assert_eq!(server.actions()[5].get("channel"), Some("SIP/201-2"));
         assert!(!server.finished());
@@ -1236,7 +1269,10 @@ mod checks {
             let block = raw.block().await.unwrap();
             events.push(get(&block, "Event").unwrap().to_owned());
         }
-        assert_eq!(events, ["Newchannel", "Newchannel", "Newstate", "BridgeEnter"]);
+        assert_eq!(
+            events,
+            ["Newchannel", "Newchannel", "Newstate", "BridgeEnter"]
+        );
 
         let show = [("Action", "CoreShowChannels"), ("ActionID", "s-1")];
         raw.send(&show).await;
@@ -1260,7 +1296,10 @@ mod checks {
         let originate = [("Action", "originate"), ("ActionID", "mine-7")];
         raw.send(&originate).await;
         let answer = raw.block().await.unwrap();
-        assert_eq!(get(&answer, "Message"), Some("Originate successfully queued"));
+        assert_eq!(
+            get(&answer, "Message"),
+            Some("Originate successfully queued")
+        );
         assert_eq!(get(&answer, "ActionID"), Some("mine-7"));
         raw.block().await.unwrap();
         let response = raw.block().await.unwrap();
@@ -1298,10 +1337,18 @@ mod checks {
 
         // BridgeEnter comes half-way, then the end; its half is its start.
         let half = String::from_utf8(raw.rest().await).unwrap();
-        assert!(!half.is_empty() && "Event: BridgeEnter\r\nTimestamp: 101.500000\r\n\
+        assert!(
+            !half.is_empty()
+                && "Event: BridgeEnter\r\nTimestamp: 101.500000\r\n\
             BridgeUniqueid: b-1\r\nChannel: SIP/201-2\r\nUniqueid: 100.2\r\n\r\n"
-            .starts_with(&half), "{half:?}");
-        assert_eq!(server.channels()[1].bridge_id, "b-1", "the lost event counts");
+                    .starts_with(&half),
+            "{half:?}"
+        );
+        assert_eq!(
+            server.channels()[1].bridge_id,
+            "b-1",
+            "the lost event counts"
+        );
 
         // After the next login the replay waits for the list.
         let (mut again, _) = Raw::connect(&server).await;
@@ -1316,7 +1363,9 @@ mod checks {
         assert_eq!(get(&complete, "ListItems"), Some("2"));
 
         // The script now waits for the Originate that was never sent.
-        again.send(&[("Action", "Originate"), ("ActionID", "o")]).await;
+        again
+            .send(&[("Action", "Originate"), ("ActionID", "o")])
+            .await;
         let answer = again.block().await.unwrap();
         assert_eq!(get(&answer, "ActionID"), Some("o"));
         let varset = again.block().await.unwrap();
@@ -1348,7 +1397,10 @@ mod checks {
         ];
         raw.send(&login).await;
         let got = raw.exact(expected.len()).await;
-        assert!(got == expected.as_bytes(), "the replay differs from the transcript");
+        assert!(
+            got == expected.as_bytes(),
+            "the replay differs from the transcript"
+        );
         assert!(server.wait_finished(WAIT).await);
         assert!(server.channels().is_empty(), "{:?}", server.channels());
     }

@@ -23,10 +23,15 @@ async fn a_rep_logs_a_call_from_the_pop_by_keyboard_and_keeps_the_notes_on_an_er
     let rep = add_user(&app, "alice", "rep", &["201"], "alice-password").await;
     let session = session_for(&app, rep).await;
     chromium.goto(&app.url("/login")).await;
-    chromium.add_cookie("callpop_session", &session.cookies["callpop_session"]).await;
+    chromium
+        .add_cookie("callpop_session", &session.cookies["callpop_session"])
+        .await;
     chromium.goto(&app.url("/calls")).await;
     chromium
-        .wait_for("return document.getElementById('pops').dataset.stream === 'open';", WAIT)
+        .wait_for(
+            "return document.getElementById('pops').dataset.stream === 'open';",
+            WAIT,
+        )
         .await;
 
     // Carla of Acme calls 201; the pop leads to the call's page.
@@ -34,18 +39,29 @@ async fn a_rep_logs_a_call_from_the_pop_by_keyboard_and_keeps_the_notes_on_an_er
     let invite = Request::new("INVITE", "201", "+12125550142");
     let answers = udp.exchange(&invite, 180).await;
     assert_eq!(status(answers.last().unwrap()), 180, "{answers:?}");
-    let card = chromium.wait_for("return document.querySelector('#pops .pop');", WAIT).await;
+    let card = chromium
+        .wait_for("return document.querySelector('#pops .pop');", WAIT)
+        .await;
     assert!(!card.is_null());
-    chromium.script("document.querySelector('#pops .pop').click();").await;
+    chromium
+        .script("document.querySelector('#pops .pop').click();")
+        .await;
     let path = chromium
-        .wait_for("return location.pathname.startsWith('/calls/') && location.pathname;", WAIT)
+        .wait_for(
+            "return location.pathname.startsWith('/calls/') && location.pathname;",
+            WAIT,
+        )
         .await;
     let page = chromium.script("return document.body.innerText;").await;
     assert!(page.as_str().unwrap().contains("Acme & Sons"), "{page}");
 
     // The topic is focused; Tab walks the form in reading order.
     assert_eq!(chromium.script(ACTIVE).await, "topic");
-    for (from, to) in [("#topic", "title"), ("#title", "contact"), ("#contact", "contact_name")] {
+    for (from, to) in [
+        ("#topic", "title"),
+        ("#title", "contact"),
+        ("#contact", "contact_name"),
+    ] {
         chromium.keys(from, TAB).await;
         assert_eq!(chromium.script(ACTIVE).await, to, "tab from {from}");
     }
@@ -60,12 +76,21 @@ async fn a_rep_logs_a_call_from_the_pop_by_keyboard_and_keeps_the_notes_on_an_er
     chromium
         .wait_for("return document.getElementById('topic-error');", WAIT)
         .await;
-    let kept = chromium.script("return document.getElementById('notes').value;").await;
+    let kept = chromium
+        .script("return document.getElementById('notes').value;")
+        .await;
     assert_eq!(kept, NOTES);
-    assert!(app.store.call_conversations(call_id(&path)).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .call_conversations(call_id(&path))
+        .await
+        .unwrap()
+        .is_empty());
 
     // A title, Enter, and the conversation is logged.
-    chromium.keys("#title", &format!("March invoice{ENTER}")).await;
+    chromium
+        .keys("#title", &format!("March invoice{ENTER}"))
+        .await;
     chromium
         .wait_for(
             "return !document.getElementById('topic-error') \
@@ -81,5 +106,10 @@ async fn a_rep_logs_a_call_from_the_pop_by_keyboard_and_keeps_the_notes_on_an_er
 
 fn call_id(path: &serde_json::Value) -> i64 {
     let path = path.as_str().unwrap();
-    path.trim_start_matches("/calls/").split('/').next().unwrap().parse().unwrap()
+    path.trim_start_matches("/calls/")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

@@ -22,10 +22,15 @@ async fn a_signed_in_page_pops_the_ringing_call_as_text_and_takes_it_down() {
 
     // Signed in as the rep, on any page.
     chromium.goto(&app.url("/login")).await;
-    chromium.add_cookie("callpop_session", &session.cookies["callpop_session"]).await;
+    chromium
+        .add_cookie("callpop_session", &session.cookies["callpop_session"])
+        .await;
     chromium.goto(&app.url("/calls")).await;
     chromium
-        .wait_for("return document.getElementById('pops').dataset.stream === 'open';", WAIT)
+        .wait_for(
+            "return document.getElementById('pops').dataset.stream === 'open';",
+            WAIT,
+        )
         .await;
 
     // A caller whose name carries markup rings 201; 202 rings too.
@@ -43,20 +48,33 @@ async fn a_signed_in_page_pops_the_ringing_call_as_text_and_takes_it_down() {
     let text = text.as_str().unwrap();
     assert!(text.contains("Ringing · <b>VIP</b> & Co"), "{text}");
     assert!(text.contains("(212) 555-0140"), "{text}");
-    let markup = chromium.script("return document.querySelectorAll('#pops b').length;").await;
+    let markup = chromium
+        .script("return document.querySelectorAll('#pops b').length;")
+        .await;
     assert_eq!(markup, 0, "the caller's name is text, not markup");
-    let cards = chromium.script("return document.querySelectorAll('#pops .pop').length;").await;
+    let cards = chromium
+        .script("return document.querySelectorAll('#pops .pop').length;")
+        .await;
     assert_eq!(cards, 1, "202's call is not this rep's");
     let link = chromium
         .script("return document.querySelector('#pops .pop').getAttribute('href');")
         .await;
-    let call_id = app.calls().await.iter().find(|c| c["extension"] == "201").unwrap()["id"].clone();
+    let call_id = app
+        .calls()
+        .await
+        .iter()
+        .find(|c| c["extension"] == "201")
+        .unwrap()["id"]
+        .clone();
     assert_eq!(link, format!("/calls/{call_id}"));
 
     // The caller gives up: the pop goes.
     udp.send(&invite.cancel().bytes()).await;
     chromium
-        .wait_for("return document.querySelectorAll('#pops .pop').length === 0;", WAIT)
+        .wait_for(
+            "return document.querySelectorAll('#pops .pop').length === 0;",
+            WAIT,
+        )
         .await;
 
     // A name that would turn text around or cover the page (field case 23).
@@ -69,7 +87,10 @@ async fn a_signed_in_page_pops_the_ringing_call_as_text_and_takes_it_down() {
     let text = chromium.wait_for(CARD_TEXT, WAIT).await;
     let text = text.as_str().unwrap();
     assert!(text.contains("invfdp.exeAAA"), "{text}");
-    assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text:?}");
+    assert!(
+        !text.contains('\u{202E}') && !text.contains('\u{200B}'),
+        "{text:?}"
+    );
     let title = text.lines().next().unwrap();
     assert!(title.chars().count() <= "Ringing · ".len() + 64, "{title}");
     assert!(title.ends_with('…'), "{title}");

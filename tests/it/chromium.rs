@@ -98,7 +98,8 @@ impl Chromium {
 
     /// Opens `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
     }
 
     /// Sets a cookie for the page's site (a page of it must be open).
@@ -110,7 +111,8 @@ impl Chromium {
     /// Runs `script` (a function body; `return` gives its value) in the page.
     pub async fn script(&self, script: &str) -> Value {
         let body = json!({ "script": script, "args": [] });
-        self.call(reqwest::Method::POST, "/execute/sync", body).await
+        self.call(reqwest::Method::POST, "/execute/sync", body)
+            .await
     }
 
     /// Types `text` into the element `css` finds, as a keyboard does: the
@@ -126,8 +128,12 @@ impl Chromium {
             .unwrap_or_else(|| panic!("no element {css}: {element}"))
             .to_owned();
         let typed = json!({ "text": text });
-        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), typed)
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            typed,
+        )
+        .await;
     }
 
     /// Runs `script` until it returns something truthy, up to `wait`.

@@ -535,7 +535,10 @@ pub async fn add_user(
 pub async fn api_token_for(app: &TestApp, user_id: i64) -> String {
     let token = callpop::auth::secret::new_api_token().unwrap();
     let hash = callpop::auth::secret::digest(&token);
-    app.store.create_api_token(user_id, "test", &hash).await.unwrap();
+    app.store
+        .create_api_token(user_id, "test", &hash)
+        .await
+        .unwrap();
     token
 }
 
@@ -564,7 +567,11 @@ pub async fn sign_in(app: &TestApp, username: &str, password: &str) -> Browser {
     let mut browser = Browser::new(app);
     let form = browser.get("/login").await.text().await.unwrap();
     let csrf = csrf_in(&form).expect("the sign-in form carries a csrf field");
-    let fields = [("csrf", csrf.as_str()), ("username", username), ("password", password)];
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("username", username),
+        ("password", password),
+    ];
     let response = browser.post("/login", &fields).await;
     assert_eq!(response.status(), 303, "sign-in as {username}");
     let page = browser.get("/account").await.text().await.unwrap();
@@ -587,7 +594,11 @@ pub fn csrf_in(html: &str) -> Option<String> {
 pub async fn pops_with(app: &TestApp, token: &str, query: &str) -> PopStream {
     let url = app.url(&format!("/api/v1/pops{query}"));
     let response = app.client.get(url).bearer_auth(token).send().await.unwrap();
-    assert!(response.status().is_success(), "pop stream: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "pop stream: {}",
+        response.status()
+    );
     PopStream {
         body: Box::pin(response.bytes_stream()),
         buf: String::new(),
@@ -625,14 +636,22 @@ impl Browser {
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if !self.cookies.is_empty() {
-            let pairs: Vec<_> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pairs: Vec<_> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             request = request.header("cookie", pairs.join("; "));
         }
         request
     }
 
     pub async fn get(&mut self, path: &str) -> reqwest::Response {
-        let response = self.request(reqwest::Method::GET, path).send().await.unwrap();
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap();
         self.absorb(&response);
         response
     }
@@ -661,8 +680,16 @@ impl Browser {
     /// `query` as for [`pops_with`].
     pub async fn pops(&self, query: &str) -> PopStream {
         let path = format!("/api/v1/pops{query}");
-        let response = self.request(reqwest::Method::GET, &path).send().await.unwrap();
-        assert!(response.status().is_success(), "pop stream: {}", response.status());
+        let response = self
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "pop stream: {}",
+            response.status()
+        );
         PopStream {
             body: Box::pin(response.bytes_stream()),
             buf: String::new(),

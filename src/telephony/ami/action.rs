@@ -167,9 +167,8 @@ mod tests {
             .and_then(|a| a.field("Variable", "NOTE=a: b"))
             .and_then(|a| a.field("Account", ""))
             .unwrap();
-        assert!(text(&originate).ends_with(
-            "Variable: CALLPOP_USER=alice\r\nVariable: NOTE=a: b\r\nAccount: \r\n\r\n"
-        ));
+        assert!(text(&originate)
+            .ends_with("Variable: CALLPOP_USER=alice\r\nVariable: NOTE=a: b\r\nAccount: \r\n\r\n"));
     }
 
     #[test]
@@ -189,13 +188,23 @@ mod tests {
         }
         assert!(Action::new("Ping", "p\r\nAction: Logoff").is_err());
         assert!(Action::new("Ping\n", "p").is_err());
-        assert!(Action::new("Ping", "p").unwrap().field("X", "a\0b").is_err());
+        assert!(Action::new("Ping", "p")
+            .unwrap()
+            .field("X", "a\0b")
+            .is_err());
     }
 
     #[test]
     fn bad_names_are_refused() {
         let ping = || Action::new("Ping", "p").unwrap();
-        for name in ["", "Exten:", "Ex ten", "Exten\r\nAction", "Ext\u{e9}n", "\t"] {
+        for name in [
+            "",
+            "Exten:",
+            "Ex ten",
+            "Exten\r\nAction",
+            "Ext\u{e9}n",
+            "\t",
+        ] {
             let refused = ping().field(name, "1").unwrap_err();
             assert_eq!(refused.field, name);
         }
@@ -227,6 +236,9 @@ mod tests {
             .unwrap();
         let shown = format!("{login:?}");
         assert!(!shown.contains("crmsecret"), "{shown}");
-        assert!(shown.contains("Secret") && shown.contains("login-1"), "{shown}");
+        assert!(
+            shown.contains("Secret") && shown.contains("login-1"),
+            "{shown}"
+        );
     }
 }

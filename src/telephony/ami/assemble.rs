@@ -93,7 +93,9 @@ const LATE_ANSWER: chrono::Duration = chrono::Duration::seconds(10);
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Presentation {
     NotAsked,
-    Waiting { until: DateTime<Utc> },
+    Waiting {
+        until: DateTime<Utc>,
+    },
     /// The wait ran out and the call went ahead with the number; an answer
     /// that comes later can still withhold it.
     Overdue,
@@ -301,7 +303,9 @@ impl Assembler {
         let overdue: Vec<String> = self
             .calls
             .iter()
-            .filter(|(_, c)| matches!(c.presentation, Presentation::Waiting { until } if until <= now))
+            .filter(
+                |(_, c)| matches!(c.presentation, Presentation::Waiting { until } if until <= now),
+            )
             .map(|(id, _)| id.clone())
             .collect();
         for linkedid in overdue {
@@ -334,9 +338,8 @@ impl Assembler {
             }
         }
         let calls = &self.calls;
-        self.channels.retain(|_, ch| {
-            calls.contains_key(&ch.linkedid) || now - ch.last_news < stale_after
-        });
+        self.channels
+            .retain(|_, ch| calls.contains_key(&ch.linkedid) || now - ch.last_news < stale_after);
     }
 
     /// The link asked Asterisk what is up: remember what is known now.
@@ -377,7 +380,10 @@ impl Assembler {
         let mut ordered: Vec<&Snapshot> = snapshot.iter().collect();
         ordered.sort_by_key(|s| s.uniqueid != s.linkedid);
         for s in ordered {
-            if listing.as_ref().is_some_and(|l| l.hung_up.contains(&s.uniqueid)) {
+            if listing
+                .as_ref()
+                .is_some_and(|l| l.hung_up.contains(&s.uniqueid))
+            {
                 continue;
             }
             let at = now - chrono::Duration::seconds(s.duration_secs.max(0));
@@ -445,12 +451,7 @@ impl Assembler {
         );
     }
 
-    fn new_call(
-        &self,
-        fresh: &NewChannel<'_>,
-        side: &Side,
-        out: &mut Output,
-    ) -> Call {
+    fn new_call(&self, fresh: &NewChannel<'_>, side: &Side, out: &mut Output) -> Call {
         let mut call = Call {
             direction: None,
             dialer: None,

@@ -98,7 +98,10 @@ mod tests {
         let e = case_21();
         // A provider endpoint named like an extension is a trunk.
         assert_eq!(e.classify("PJSIP/5061-00000050", "from-trunk"), Side::Trunk);
-        assert_eq!(e.classify("PJSIP/5061-00000050", "from-internal"), Side::Trunk);
+        assert_eq!(
+            e.classify("PJSIP/5061-00000050", "from-internal"),
+            Side::Trunk
+        );
         // An analog phone is a phone, with its own extension number.
         assert_eq!(
             e.classify("DAHDI/7-1", "from-internal"),

@@ -120,7 +120,11 @@ impl Handle {
         // A dial kept until the link comes back would ring the rep's phone
         // long after they gave up: refuse it now instead.
         let state = self.status.lock().expect("status lock").state;
-        anyhow::ensure!(state == State::Connected, "link {} is not connected", self.name);
+        anyhow::ensure!(
+            state == State::Connected,
+            "link {} is not connected",
+            self.name
+        );
         let dial = Dial {
             id: new_dial_id(),
             link: self.name.clone(),
@@ -289,9 +293,7 @@ impl Link {
             loop {
                 if let Some(frame) = framer.next() {
                     return match frame {
-                        Frame::Banner(text) if text.contains("Call Manager") => {
-                            Ok(text.to_owned())
-                        }
+                        Frame::Banner(text) if text.contains("Call Manager") => Ok(text.to_owned()),
                         Frame::Banner(text) => Err(format!(
                             "not an Asterisk manager: greeting {:?}",
                             text.chars().take(80).collect::<String>()
@@ -440,7 +442,9 @@ impl Link {
                         self.presentation.insert(id, linkedid);
                         actions.push(action);
                     }
-                    Err(e) => debug!(link = %self.handle.name, error = %e, "cannot ask presentation"),
+                    Err(e) => {
+                        debug!(link = %self.handle.name, error = %e, "cannot ask presentation")
+                    }
                 }
             }
             for action in actions {
@@ -479,7 +483,11 @@ impl Link {
                     self.dials.remove(action_id);
                 }
                 self.handle.update_dial(&dial, |d| {
-                    d.state = if success { DialState::Accepted } else { DialState::Failed };
+                    d.state = if success {
+                        DialState::Accepted
+                    } else {
+                        DialState::Failed
+                    };
                     d.reason = reason;
                 });
             } else if action_id == show_id && !success {
@@ -494,7 +502,10 @@ impl Link {
         self.handle.events.fetch_add(1, Ordering::Relaxed);
         match msg.event() {
             Some("CoreShowChannel") if action_id == show_id => {
-                if snapshot.as_ref().is_some_and(|list| list.len() >= MAX_LISTED) {
+                if snapshot
+                    .as_ref()
+                    .is_some_and(|list| list.len() >= MAX_LISTED)
+                {
                     warn!(link = %self.handle.name, max = MAX_LISTED,
                         "channel list too long; calls during the outage may be missed");
                     *snapshot = None;
@@ -518,12 +529,21 @@ impl Link {
         self.assembler.handle(msg, now, out);
     }
 
-    fn originate_response(&mut self, msg: &Message<'_>, now: chrono::DateTime<Utc>, out: &mut Output) {
+    fn originate_response(
+        &mut self,
+        msg: &Message<'_>,
+        now: chrono::DateTime<Utc>,
+        out: &mut Output,
+    ) {
         let Some(dial) = msg.action_id().and_then(|id| self.dials.remove(id)) else {
             return;
         };
-        let success = msg.response().is_some_and(|r| r.eq_ignore_ascii_case("Success"));
-        let uniqueid = msg.get("Uniqueid").filter(|u| !u.is_empty() && *u != "<null>");
+        let success = msg
+            .response()
+            .is_some_and(|r| r.eq_ignore_ascii_case("Success"));
+        let uniqueid = msg
+            .get("Uniqueid")
+            .filter(|u| !u.is_empty() && *u != "<null>");
         if success {
             if let Some(uniqueid) = uniqueid {
                 self.assembler.originated(uniqueid, now, out);
@@ -532,7 +552,11 @@ impl Link {
         let reason = msg.get("Reason").map(originate_reason);
         info!(link = %self.handle.name, dial = %dial, success, "originate answered");
         self.handle.update_dial(&dial, |d| {
-            d.state = if success { DialState::Answered } else { DialState::Failed };
+            d.state = if success {
+                DialState::Answered
+            } else {
+                DialState::Failed
+            };
             d.reason = reason;
             d.linkedid = uniqueid.map(str::to_owned);
         });
@@ -549,7 +573,10 @@ impl Link {
             .field("Context", &self.target.originate_context)?
             .field("Exten", &dial.number)?
             .field("Priority", "1")?
-            .field("CallerID", &format!("\"Dial {}\" <{}>", dial.number, dial.extension))?
+            .field(
+                "CallerID",
+                &format!("\"Dial {}\" <{}>", dial.number, dial.extension),
+            )?
             .field("Timeout", "30000")?
             .field("Async", "true")?;
         self.dials.insert(id, dial.id.clone());
@@ -592,7 +619,11 @@ fn snapshot_line(msg: &Message<'_>) -> Snapshot {
     Snapshot {
         channel: get("Channel"),
         uniqueid: get("Uniqueid"),
-        linkedid: msg.get("Linkedid").or(msg.get("Uniqueid")).unwrap_or("").to_owned(),
+        linkedid: msg
+            .get("Linkedid")
+            .or(msg.get("Uniqueid"))
+            .unwrap_or("")
+            .to_owned(),
         context: get("Context"),
         exten: get("Exten"),
         caller_num: get("CallerIDNum"),
@@ -608,6 +639,8 @@ fn snapshot_line(msg: &Message<'_>) -> Snapshot {
 /// `01:02:03` → 3723.
 fn duration_secs(text: &str) -> i64 {
     text.split(':')
-        .try_fold(0i64, |acc, part| part.trim().parse::<i64>().ok().map(|n| acc * 60 + n))
+        .try_fold(0i64, |acc, part| {
+            part.trim().parse::<i64>().ok().map(|n| acc * 60 + n)
+        })
         .unwrap_or(0)
 }

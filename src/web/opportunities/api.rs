@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{read_form, today, OpportunityForm};
 use crate::store::opportunities::{Opportunity, Stage, StageChange};
 use crate::web::auth::ApiUser;
-use crate::web::openapi::{ErrorBody, StaleBody};
 use crate::web::customers::api::{edit_error, refused, Created, Saved};
+use crate::web::openapi::{ErrorBody, StaleBody};
 use crate::web::{AppState, WebError};
 
 /// Query of `GET /api/v1/opportunities`.

@@ -266,9 +266,27 @@ fn case_19_placeholders_are_withheld_or_unavailable_never_numbers() {
          Event: Newchannel\nTimestamp: 1700000400.000100\nChannel: PJSIP/carrier-a-00000032\n\
          CallerIDNum: anonymous\nCallerIDName: Restricted\nContext: from-trunk\n\
          Exten: 12125550100\nUniqueid: 1700000400.32\nLinkedid: 1700000400.32\n\n{}",
-        rings("PJSIP/carrier-a-00000030", "1700000200.30", "PJSIP/201-a", "1700000200.33", "NOANSWER"),
-        rings("DAHDI/3-1", "1700000300.31", "PJSIP/201-b", "1700000300.34", "NOANSWER"),
-        rings("PJSIP/carrier-a-00000032", "1700000400.32", "PJSIP/201-c", "1700000400.35", "NOANSWER"),
+        rings(
+            "PJSIP/carrier-a-00000030",
+            "1700000200.30",
+            "PJSIP/201-a",
+            "1700000200.33",
+            "NOANSWER"
+        ),
+        rings(
+            "DAHDI/3-1",
+            "1700000300.31",
+            "PJSIP/201-b",
+            "1700000300.34",
+            "NOANSWER"
+        ),
+        rings(
+            "PJSIP/carrier-a-00000032",
+            "1700000400.32",
+            "PJSIP/201-c",
+            "1700000400.35",
+            "NOANSWER"
+        ),
     );
     let mut assembler = Assembler::new("office", fixture_settings());
     let out = feed(&mut assembler, &stream(&text), false);
@@ -415,8 +433,16 @@ fn a_call_over_before_its_presentation_answer_waits_for_it() {
     let mut settings = fixture_settings();
     settings.ask_presentation = true;
     let mut assembler = Assembler::new("office", settings);
-    let mut out = feed(&mut assembler, &transcript("ami-a-inbound-answered.txt"), true);
-    assert!(out.events.is_empty(), "nothing leaves before the answer: {:?}", lines(&out.events));
+    let mut out = feed(
+        &mut assembler,
+        &transcript("ami-a-inbound-answered.txt"),
+        true,
+    );
+    assert!(
+        out.events.is_empty(),
+        "nothing leaves before the answer: {:?}",
+        lines(&out.events)
+    );
     let Some(Ask::Presentation { linkedid, .. }) = out.asks.first().cloned() else {
         panic!("presentation not asked")
     };
@@ -424,7 +450,11 @@ fn a_call_over_before_its_presentation_answer_waits_for_it() {
     assembler.presentation(&linkedid, Some("prohib_passed_screen"), &mut out);
     assert_eq!(
         lines(&out.events),
-        ["ring inbound 201 - withheld=true", "answered 201", "ended abandoned=false"]
+        [
+            "ring inbound 201 - withheld=true",
+            "answered 201",
+            "ended abandoned=false"
+        ]
     );
     assert_eq!(assembler.live_calls(), 0);
 }
@@ -483,7 +513,10 @@ fn an_ended_call_stops_listening_for_an_overdue_answer_after_a_while() {
 
     assembler.tick(overdue + Duration::seconds(11), &mut out);
     assert_eq!(assembler.live_calls(), 0);
-    assert_eq!(lines(&out.events).last().map(String::as_str), Some("ended abandoned=false"));
+    assert_eq!(
+        lines(&out.events).last().map(String::as_str),
+        Some("ended abandoned=false")
+    );
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
@@ -501,7 +534,13 @@ fn a_call_never_closed_is_given_up_after_the_stale_time() {
     let bytes = transcript("ami-a-inbound-answered.txt");
     let cut = find(&bytes, b"Event: HangupRequest");
     let mut out = feed(&mut assembler, &bytes[..cut], true);
-    assert_eq!(lines(&out.events), ["ring inbound 201 +1555010011 withheld=false", "answered 201"]);
+    assert_eq!(
+        lines(&out.events),
+        [
+            "ring inbound 201 +1555010011 withheld=false",
+            "answered 201"
+        ]
+    );
 
     out.events.clear();
     assembler.tick(start() + Duration::seconds(30), &mut out);
@@ -591,7 +630,12 @@ fn a_reconnect_that_changes_nothing_reports_nothing() {
     let before = out.events.len();
     let snapshot = snapshot_after(&bytes, b"Event: HangupRequest");
     assembler.reconcile(&snapshot, start() + Duration::seconds(100), &mut out);
-    assert_eq!(out.events.len(), before, "{:?}", lines(&out.events[before..]));
+    assert_eq!(
+        out.events.len(),
+        before,
+        "{:?}",
+        lines(&out.events[before..])
+    );
 }
 
 #[test]

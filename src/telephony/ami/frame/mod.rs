@@ -56,7 +56,9 @@ enum State {
     Messages,
     /// Dropping the rest of a frame that was too long, up to the next empty line;
     /// `matched` bytes of "\r\n\r\n" were the last ones seen.
-    Skipping { matched: u8 },
+    Skipping {
+        matched: u8,
+    },
 }
 
 /// What [`Framer::next`] found.

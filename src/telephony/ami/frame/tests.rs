@@ -77,7 +77,11 @@ fn same_however_read(new: fn() -> Framer, bytes: &[u8]) -> Vec<Seen> {
         assert_eq!(feed(new(), bytes, || chunk), whole, "{chunk}-byte reads");
     }
     let mut rng = Lcg(bytes.len() as u64);
-    assert_eq!(feed(new(), bytes, || 1 + rng.below(300)), whole, "random reads");
+    assert_eq!(
+        feed(new(), bytes, || 1 + rng.below(300)),
+        whole,
+        "random reads"
+    );
     whole
 }
 
@@ -95,7 +99,12 @@ fn transcripts() -> Vec<(String, Vec<u8>)> {
     let dir = format!("{FIXTURES}/asterisk");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {dir}: {e}"));
     let mut names: Vec<String> = entries
-        .map(|e| e.expect("directory entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|name| name.starts_with("ami-") && name.ends_with(".txt"))
         .collect();
     names.sort();
@@ -187,7 +196,9 @@ fn field_18_banner_is_not_a_field() {
         let Seen::Message(fields) = frame else {
             panic!("{frame:?}")
         };
-        assert!(fields.iter().all(|(n, v)| !n.contains("Asterisk") && !v.contains("7.0.3")));
+        assert!(fields
+            .iter()
+            .all(|(n, v)| !n.contains("Asterisk") && !v.contains("7.0.3")));
     }
 }
 
@@ -208,7 +219,9 @@ fn field_18_value_split_at_first_colon() {
 #[test]
 fn field_18_doubled_blank_line_is_skipped() {
     let seen = frames(CASE_18, 1);
-    assert!(seen.iter().all(|s| !s.is_garbled() && *s != Seen::Message(Vec::new())));
+    assert!(seen
+        .iter()
+        .all(|s| !s.is_garbled() && *s != Seen::Message(Vec::new())));
     assert_eq!(seen[3].get("Event"), Some("VarSet"));
 }
 
@@ -276,7 +289,10 @@ fn field_19_unknown_empty_and_anonymous_caller_ids_are_kept_verbatim() {
     assert_eq!(seen.len(), 3, "{seen:#?}");
     let numbers: Vec<_> = seen.iter().map(|s| s.get("CallerIDNum").unwrap()).collect();
     assert_eq!(numbers, ["<unknown>", "", "anonymous"]);
-    let names: Vec<_> = seen.iter().map(|s| s.get("CallerIDName").unwrap()).collect();
+    let names: Vec<_> = seen
+        .iter()
+        .map(|s| s.get("CallerIDName").unwrap())
+        .collect();
     assert_eq!(names, ["Anonymous", "", "Restricted"]);
     assert_eq!(seen[0].get("Timestamp"), Some("1700000200.000100"));
     assert_eq!(seen[1].get("ConnectedLineNum"), None);
@@ -441,7 +457,11 @@ fn transcripts_frame_alike_however_read() {
         assert!(!seen.iter().any(Seen::is_garbled), "{name}");
         assert_eq!(seen[0], Seen::Banner("Asterisk Call Manager/9.0.0".into()));
         assert_eq!(seen[1].get("Action"), Some("Login"), "{name}");
-        assert_eq!(seen.last().unwrap().get("Response"), Some("Goodbye"), "{name}");
+        assert_eq!(
+            seen.last().unwrap().get("Response"),
+            Some("Goodbye"),
+            "{name}"
+        );
     }
 }
 
@@ -453,7 +473,10 @@ fn transcript_h_keeps_the_markup_name_verbatim() {
                 \u{65e5}\u{672c}";
     let names: Vec<_> = seen.iter().filter_map(|s| s.get("CallerIDName")).collect();
     assert!(names.contains(&name), "{names:?}");
-    let newchannel = seen.iter().find(|s| s.get("Event") == Some("Newchannel")).unwrap();
+    let newchannel = seen
+        .iter()
+        .find(|s| s.get("Event") == Some("Newchannel"))
+        .unwrap();
     assert_eq!(newchannel.get("CallerIDName"), Some(name));
     assert_eq!(newchannel.get("CallerIDNum"), Some("+1555010019"));
 }
@@ -462,7 +485,10 @@ fn transcript_h_keeps_the_markup_name_verbatim() {
 fn transcript_a_has_empty_account_code() {
     let bytes = read_fixture("asterisk/ami-a-inbound-answered.txt");
     let seen = frames(&bytes, 1);
-    let newchannel = seen.iter().find(|s| s.get("Event") == Some("Newchannel")).unwrap();
+    let newchannel = seen
+        .iter()
+        .find(|s| s.get("Event") == Some("Newchannel"))
+        .unwrap();
     assert_eq!(newchannel.get("AccountCode"), Some(""));
     assert_eq!(newchannel.get("ConnectedLineNum"), Some("<unknown>"));
     assert_eq!(newchannel.get("Linkedid"), Some("1796313877.0"));
@@ -633,8 +659,16 @@ fn damaged_transcripts_never_panic_and_stay_in_sync() {
 
             // A few damaged lines cost a few frames at most; the rest stays in sync.
             let (expected, _) = count_blocks(&bytes);
-            assert!(whole.len() + 12 >= expected, "{name}: {} of {expected}", whole.len());
-            assert_eq!(whole.last().unwrap().get("Response"), Some("Goodbye"), "{name}");
+            assert!(
+                whole.len() + 12 >= expected,
+                "{name}: {} of {expected}",
+                whole.len()
+            );
+            assert_eq!(
+                whole.last().unwrap().get("Response"),
+                Some("Goodbye"),
+                "{name}"
+            );
         }
     }
 }
@@ -644,8 +678,10 @@ fn damaged_transcripts_never_panic_and_stay_in_sync() {
 #[test]
 fn message_accessors() {
     let mut framer = Framer::without_banner();
-    framer.push(b"Response: Success\r\nActionID: dial-1\r\nMessage: Originate successfully queued\r\n\
-        actionid: second\r\n\r\n");
+    framer.push(
+        b"Response: Success\r\nActionID: dial-1\r\nMessage: Originate successfully queued\r\n\
+        actionid: second\r\n\r\n",
+    );
     let Some(Frame::Message(msg)) = framer.next() else {
         panic!("no message")
     };
@@ -670,7 +706,10 @@ fn messages_borrow_the_buffer() {
     let Some(Frame::Message(plain)) = framer.next() else {
         panic!()
     };
-    assert!(matches!((&plain.text, &plain.fields), (Cow::Borrowed(_), Cow::Borrowed(_))));
+    assert!(matches!(
+        (&plain.text, &plain.fields),
+        (Cow::Borrowed(_), Cow::Borrowed(_))
+    ));
     let Some(Frame::Message(continued)) = framer.next() else {
         panic!()
     };
@@ -688,6 +727,9 @@ fn owned_message_outlives_the_framer() {
         };
         msg.into_owned()
     };
-    assert_eq!(owned, Message::from_fields([("Event", "Hangup"), ("Cause", "16")]));
+    assert_eq!(
+        owned,
+        Message::from_fields([("Event", "Hangup"), ("Cause", "16")])
+    );
     assert_eq!(owned.get("cause"), Some("16"));
 }
