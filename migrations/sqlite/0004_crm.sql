@@ -110,3 +110,11 @@ CREATE TABLE opportunity_stages (
 );
 CREATE INDEX opportunity_stages_opportunity ON opportunity_stages (opportunity_id, at);
 CREATE INDEX opportunity_stages_at ON opportunity_stages (at);
+
+-- Forms that create something carry a one-time value; each value is taken
+-- once (kept as its SHA-256), so a form sent twice creates one thing.
+CREATE TABLE form_uses (
+    hash  TEXT    PRIMARY KEY,
+    at    INTEGER  NOT NULL
+);
+CREATE INDEX form_uses_at ON form_uses (at);

@@ -427,6 +427,29 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Takes a form's one-time value (its hash): true the first time,
+    /// false for a form sent again. Values older than a week are let go.
+    pub async fn use_form(&self, hash: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+        let week_ago = millis(at - chrono::Duration::days(7));
+        on_pool!(self, pool => async {
+            let taken = sqlx::query(
+                "INSERT INTO form_uses (hash, at) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(millis(at))
+            .execute(pool)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM form_uses WHERE at < $1")
+                .bind(week_ago)
+                .execute(pool)
+                .await?;
+            Ok::<bool, sqlx::Error>(taken == 1)
+        }
+        .await)
+        .context("failed to record a form's use")
+    }
+
     pub async fn create_session(&self, session: &NewSession) -> anyhow::Result<()> {
         let created = millis(session.created_at);
         on_pool!(self, pool => {

@@ -120,6 +120,7 @@ impl CurrentUser {
                 .map(|s| s.csrf.clone())
                 .unwrap_or_default(),
             admin: self.is_at_least(Role::Admin),
+            once: crate::auth::secret::random().unwrap_or_default(),
         }
     }
 }

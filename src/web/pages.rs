@@ -20,6 +20,10 @@ pub struct Nav {
     pub name: String,
     pub csrf: String,
     pub admin: bool,
+    /// A fresh value for forms that create something: each is accepted
+    /// once, so a form sent twice (a double click, a reload, the back
+    /// button) creates one thing.
+    pub once: String,
 }
 
 #[derive(Template)]

@@ -222,13 +222,38 @@ async fn checked_form(
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.as_str());
     match given {
-        Some(given) if secret::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Some(_) => refuse(&parts, "wrong csrf token"),
-        None => refuse(&parts, "no csrf token"),
+        Some(given) if secret::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {}
+        Some(_) => return refuse(&parts, "wrong csrf token"),
+        None => return refuse(&parts, "no csrf token"),
     }
+
+    // A form that creates something is taken once.
+    let once = fields
+        .iter()
+        .find(|(k, _)| k == "once")
+        .map(|(_, v)| v.as_str());
+    if let Some(once) = once.filter(|v| !v.is_empty()) {
+        match state
+            .store
+            .use_form(&secret::digest(once), Utc::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(path = %parts.uri.path(), "form refused: sent before");
+                return PageError::new(
+                    StatusCode::CONFLICT,
+                    "Form already sent",
+                    "This form was sent before and was acted on then; nothing was done \
+                     again. Go back to the page and reload it to see what it holds now.",
+                )
+                .into_response();
+            }
+            Err(e) => return PageError::from(e).into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// For scripts in a signed-in page calling the API: `X-CSRF-Token` must be

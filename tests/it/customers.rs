@@ -686,3 +686,30 @@ async fn the_list_shows_fifty_customers_a_page() {
     assert!(!second.contains("rel=\"next\""), "{second}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_customer_form_sent_twice_creates_one_customer() {
+    let app = spawn_app(&[]).await;
+    let (_, mut browser) = rep(&app).await;
+    let form = page(&mut browser, "/customers/new").await;
+    let once = crate::workflow::field(&form, "once").expect("the form carries a one-time value");
+    assert!(!once.is_empty());
+
+    let fields = [("once", once.as_str()), ("name", "Lakeside Supplies")];
+    let first = browser.submit("/customers", &fields).await;
+    assert_eq!(first.status(), 303);
+    let again = browser.submit("/customers", &fields).await;
+    assert_eq!(again.status(), 409);
+    assert!(again.text().await.unwrap().contains("sent before"));
+
+    let found = app
+        .store
+        .search_customers("Lakeside", callpop::store::customers::Page::default())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+
+    // The next form the page gives is a new one.
+    let next = page(&mut browser, "/customers/new").await;
+    assert_ne!(crate::workflow::field(&next, "once"), Some(once));
+}
