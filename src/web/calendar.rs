@@ -199,8 +199,15 @@ fn parse_callback(
         slot => slot,
     };
     let text = format!("{} {}", form.date.trim(), time);
-    let due_at = parse_local(tz, &text)
-        .ok_or_else(|| "Give a date as YYYY-MM-DD and a time as HH:MM.".to_owned())?;
+    let due_at = parse_local(tz, &text).ok_or_else(|| {
+        let readable = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M")
+            .is_ok_and(|t| YEARS.contains(&t.year()));
+        match readable {
+            // Read, but not a time there: the hour skipped when clocks go on.
+            true => format!("{text} does not exist in {tz}: the clocks skip it; pick another."),
+            false => "Give a date as YYYY-MM-DD and a time as HH:MM.".to_owned(),
+        }
+    })?;
     let now = Utc::now();
     if due_at <= now {
         return Err("That time has passed; pick one in the future.".into());

@@ -708,3 +708,36 @@ async fn the_api_schedules_no_callback_for_a_deactivated_rep() {
     assert!(s.app.store.topic_callbacks(topic).await.unwrap().is_empty());
     s.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_in_the_hour_clocks_skip_is_named_for_what_it_is() {
+    let app = spawn_app(&[("CALLPOP_COMPANY__TIME_ZONE", "Europe/Berlin")]).await;
+    let (customer, _) = acme(&app).await;
+    let anna = add_user(&app, "anna", "rep", &["201"], "anna-password").await;
+    let mut browser = session_for(&app, anna).await;
+    let topic = app
+        .store
+        .create_topic(customer, "Ring back", None, Utc::now())
+        .await
+        .unwrap();
+
+    // Berlin's clocks go from 02:00 to 03:00 on the last Sunday of March.
+    let response = browser
+        .submit(
+            &format!("/topics/{topic}/callbacks"),
+            &[
+                ("user", &anna.to_string()),
+                ("date", "2030-03-31"),
+                ("time", "02:30"),
+                ("minutes", "15"),
+                ("note", "gap note"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("does not exist in Europe/Berlin"), "{html}");
+    assert!(html.contains("gap note"), "the note is kept");
+    assert!(app.store.topic_callbacks(topic).await.unwrap().is_empty());
+    app.stop().await;
+}
