@@ -583,8 +583,14 @@ async fn record_manual(
         _ => return Err(invalid("Pick inbound or outbound.")),
     };
     let raw = form.number.trim();
-    if raw.is_empty() || raw.len() > 40 {
-        return Err(invalid("Type the number (at most 40 characters)."));
+    let written_as_number = raw.chars().any(|c| c.is_ascii_digit())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()./*#".contains(c));
+    if !written_as_number || raw.len() > 40 {
+        return Err(invalid(
+            "Type the number: digits, with spaces, + - ( ) . if you like (at most 40).",
+        ));
     }
     let tz = state.company.tz();
     let at = match form.when.trim() {

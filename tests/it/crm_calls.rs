@@ -155,6 +155,23 @@ async fn a_manual_call_is_filed_under_the_customer_its_number_matches() {
         html.contains("cannot be in the future") && html.contains("555 0199"),
         "{html}"
     );
+
+    // Something that is not a number is refused, shown back as text.
+    let calls_before = s.app.calls().await.len();
+    let script = s
+        .browser
+        .submit(
+            "/calls/new",
+            &[("direction", "inbound"), ("number", "<script>x</script>")],
+        )
+        .await;
+    assert_eq!(script.status(), 422);
+    let html = script.text().await.unwrap();
+    assert!(
+        html.contains("Type the number") && html.contains("&#60;script&#62;"),
+        "{html}"
+    );
+    assert_eq!(s.app.calls().await.len(), calls_before);
     s.app.stop().await;
 }
 
